@@ -1,0 +1,32 @@
+# civicwall: two entry points for people (run, test) and a few for maintainers.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast screenshot clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## make run: embedded Redis (unless REDIS_URL is set), aggregator, Jiaozuo demo feed, wall on :8050
+run: $(STAMP)
+	$(BIN)/civicwall run
+
+## make test: the whole suite (browser tests need chromium + chromium-driver; .ci/run installs them)
+test: $(STAMP)
+	$(BIN)/pytest --headless $(PYTEST_ARGS)
+
+## make test-fast: everything except the browser and multi-process tests
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+## make screenshot: regenerate docs/screenshot-wall.png with headless Chromium
+screenshot: $(STAMP)
+	$(BIN)/python scripts/screenshot.py
+
+clean:
+	rm -rf $(VENV) .run

@@ -1,0 +1,220 @@
+"""The aggregator: a consumer-group reader that validates entries and applies them to shared state.
+
+Each batch goes to Redis as one Lua script (dashboard/apply.lua) that applies the valid events,
+writes rejected entries to the dead-letter stream, and acknowledges every entry of the batch, all
+atomically. Any number of aggregators can share the stream through the consumer group.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import redis
+import structlog
+
+from . import snapshot
+from .contract import Rejection, Validator
+from .errors import StoreUnavailable
+from .keys import Keys
+from .profiles import Profile
+from .settings import Settings
+from .store import TRANSIENT, translated
+
+log = structlog.get_logger("civicwall.aggregator")
+APPLY_LUA = (Path(__file__).parent / "apply.lua").read_text(encoding="utf-8")
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    acked: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Aggregator:
+    def __init__(self, client: redis.Redis, profile: Profile, settings: Settings,
+                 consumer: str | None = None, validator: Validator | None = None):
+        self.client = client
+        self.profile = profile
+        self.settings = settings
+        self.keys = Keys(profile.city, settings.stream)
+        self.group = settings.group
+        self.consumer = consumer or default_consumer_name()
+        self.validator = validator or Validator(profile)
+        self._apply = client.register_script(APPLY_LUA)
+        self._last_snapshot = 0.0
+        self._last_claim = 0.0
+        self._backlog_checked = False
+
+    # -- group management --------------------------------------------------------------------
+
+    def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if missing; an existing group is kept."""
+        with translated("creating the consumer group"):
+            try:
+                self.client.xgroup_create(self.keys.stream, self.group, id="0", mkstream=True)
+                log.info("aggregator.group_created", stream=self.keys.stream, group=self.group)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    def process(self, entries: list[tuple[bytes, dict | None]]) -> BatchResult:
+        """Validate and apply entries (as returned by XREADGROUP) in one atomic script call."""
+        result = BatchResult()
+        if not entries:
+            return result
+        events, rejects = [], []
+        repairs: Counter = Counter()
+        for entry_id, raw in entries:
+            eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            if raw is None:
+                # The entry was trimmed from the stream before it was processed: its body is gone.
+                rejects.append((eid, Rejection("entry_trimmed", "the stream was trimmed past this pending entry"), {}))
+                continue
+            outcome = self.validator.validate(raw)
+            if isinstance(outcome, Rejection):
+                rejects.append((eid, outcome, raw))
+            else:
+                events.append(outcome.as_wire(eid))
+                repairs.update(outcome.repairs)
+        args: list = [self.keys.prefix, self.group,
+                      orjson.dumps({"events": events, "repairs": repairs, "recent_keep": 200}),
+                      len(rejects)]
+        for eid, rej, raw in rejects:
+            args += [eid, rej.reason, rej.detail or rej.reason, len(raw)]
+            for k, v in raw.items():
+                args += [k, v]
+            result.reasons[rej.reason] += 1
+        with translated("applying a batch"):
+            applied, dups, unchanged, nrej, acked = self._apply(
+                keys=[self.keys.stream, self.keys.deadletter], args=args)
+        result.applied, result.duplicates, result.unchanged = applied, dups, unchanged
+        result.rejected, result.acked = nrej, acked
+        return result
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, entry_id: str = ">", block: int | None = None) -> list:
+        """One XREADGROUP; recreates the group if a Redis restart lost it (NOGROUP)."""
+        try:
+            with translated("reading the stream"):
+                reply = self.client.xreadgroup(self.group, self.consumer, {self.keys.stream: entry_id},
+                                               count=self.settings.batch, block=block)
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning("aggregator.group_missing", stream=self.keys.stream, group=self.group)
+            self.ensure_group()
+            return []
+        return reply[0][1] if reply else []
+
+    def drain_own_pending(self) -> int:
+        """Re-process entries this consumer read but never acknowledged (after a crash)."""
+        total, cursor = 0, "0"
+        while True:
+            entries = self.read(cursor)
+            if not entries:
+                return total
+            self.process(entries)
+            total += len(entries)
+            cursor = entries[-1][0].decode()
+
+    def claim_abandoned(self) -> int:
+        """Take over entries that another (dead) consumer left pending for too long."""
+        total, start = 0, "0-0"
+        while True:
+            with translated("claiming abandoned entries"):
+                try:
+                    reply = self.client.xautoclaim(self.keys.stream, self.group, self.consumer,
+                                                   self.settings.claim_idle_ms, start_id=start,
+                                                   count=self.settings.batch)
+                except redis.exceptions.ResponseError as exc:
+                    if "NOGROUP" in str(exc):
+                        self.ensure_group()
+                        return total
+                    raise
+            start, entries = reply[0], reply[1]
+            # Redis >= 7 also returns ids whose bodies were trimmed away; they are already unpended.
+            if entries:
+                self.process(entries)
+                total += len(entries)
+            if start in (b"0-0", "0-0") or not entries:
+                return total
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def step(self) -> BatchResult:
+        """One read-apply round plus housekeeping; used by the loop and by tests."""
+        now = time.monotonic()
+        if now - self._last_claim > self.settings.claim_idle_ms / 1000 / 2:
+            self._last_claim = now
+            self.claim_abandoned()
+        entries = self.read(">", block=self.settings.block_ms)
+        result = self.process(entries)
+        if entries:
+            log.debug("aggregator.batch", events=len(entries), applied=result.applied,
+                      duplicates=result.duplicates, rejected=result.rejected)
+        self.maybe_snapshot(force=bool(entries))
+        return result
+
+    def maybe_snapshot(self, force: bool = False) -> None:
+        now = time.monotonic()
+        min_gap = 0.2 if force else self.settings.snapshot_ms / 1000
+        if now - self._last_snapshot < min_gap:
+            return
+        self._last_snapshot = now
+        with translated("publishing the heartbeat"):
+            self.client.hset(self.keys.heartbeat, self.consumer, time.time())
+        snapshot.store(self.client, self.keys, snapshot.build(self.client, self.keys, self.profile))
+
+    def run_until_idle(self) -> int:
+        """Process everything currently in the stream, then build a snapshot. For CLIs and tests."""
+        self.ensure_group()
+        total = self.drain_own_pending()
+        while True:
+            entries = self.read(">", block=None)
+            if not entries:
+                break
+            self.process(entries)
+            total += len(entries)
+        snapshot.store(self.client, self.keys, snapshot.build(self.client, self.keys, self.profile))
+        return total
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Run until ``stop`` is set. Never exits on bad input; waits out Redis outages."""
+        stop = stop or threading.Event()
+        backoff = 0.2
+        started = False
+        log.info("aggregator.start", stream=self.keys.stream, group=self.group, consumer=self.consumer)
+        while not stop.is_set():
+            try:
+                if not started:
+                    self.ensure_group()
+                    resumed = self.drain_own_pending()
+                    if resumed:
+                        log.info("aggregator.resumed", entries=resumed)
+                    started = True
+                self.step()
+                backoff = 0.2
+            except (StoreUnavailable, *TRANSIENT) as exc:
+                log.warning("aggregator.store_unavailable", error=str(exc), retry_in_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                started = False
+        log.info("aggregator.stop", consumer=self.consumer)

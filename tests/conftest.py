@@ -1,0 +1,88 @@
+"""Shared fixtures: a real Redis server for the whole run, and a clean environment per test.
+
+The server comes from --redis-url or REDIS_URL when given (CI runs the suite against the
+embedded server and can point it at another), otherwise an embedded redis-server is started.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from dashboard.keys import Keys
+from dashboard.profiles import load_profile
+from dashboard.settings import ENV_PREFIX, Settings
+from dashboard.store import EmbeddedRedis, connect
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NYC_CSV = SHARED_DATA / "nyc311" / "anthonyupf_nyc311_2024-05-27_socrata.csv"
+NYC_JSON = SHARED_DATA / "nyc311" / "anthonyupf_nyc311_2024-05-27_socrata.json"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--redis-url", default=os.environ.get("CIVICWALL_TEST_REDIS_URL", ""),
+                     help="use this Redis instead of starting an embedded one (it will be FLUSHDB'd)")
+
+
+@pytest.fixture(scope="session")
+def redis_url(request, tmp_path_factory):
+    url = request.config.getoption("--redis-url")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """No test inherits the shell's civicwall configuration."""
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX) or name == "REDIS_URL":
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def client(redis_url):
+    c = connect(redis_url)
+    c.flushdb()
+    yield c
+    c.flushdb()
+    c.close()
+
+
+@pytest.fixture
+def settings(redis_url):
+    return Settings(redis_url=redis_url, block_ms=100, claim_idle_ms=1000)
+
+
+@pytest.fixture(scope="session")
+def nyc():
+    return load_profile("nyc")
+
+
+@pytest.fixture(scope="session")
+def jiaozuo():
+    return load_profile("jiaozuo")
+
+
+@pytest.fixture
+def nyc_keys(nyc):
+    return Keys(nyc.city)
+
+
+def require_file(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"test data missing: {path} (the suite reads ../shared/data next to the project)")
+    return path
+
+
+def xadd_all(client: redis.Redis, stream: str, entries: list[dict]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for e in entries:
+        pipe.xadd(stream, e)
+    pipe.execute()
