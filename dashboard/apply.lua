@@ -187,6 +187,12 @@ for _, ev in ipairs(batch.events) do
       contribute(old, ev.r, -1)
       contribute(new, ev.r, 1)
       store(rk, new)
+      -- Events whose creation has not arrived yet are kept, and counted, until it does.
+      if new.ct == nil then
+        redis.call('SADD', P .. 'orphans', ev.r)
+      elseif old.ct == nil then
+        redis.call('SREM', P .. 'orphans', ev.r)
+      end
       applied = applied + 1
     else
       unchanged = unchanged + 1

@@ -98,8 +98,8 @@ class Validator:
         ids = {}
         for name in ("event_id", "request_id"):
             value = _clean_label(f[name])
-            if not value or len(value) > MAX_ID_CHARS or value != f[name].strip():
-                return Rejection(f"invalid_id:{name}", f"{name} must be 1-{MAX_ID_CHARS} visible characters")
+            if not value or len(value) > MAX_ID_CHARS or value != f[name]:
+                return Rejection(f"invalid_id:{name}", f"{name} must be 1-{MAX_ID_CHARS} visible characters, no surrounding spaces")
             ids[name] = value
         ts = self._time(f["ts"])
         if isinstance(ts, Rejection):

@@ -79,6 +79,10 @@ class Keys:
         return self.prefix + "open:dl"
 
     @property
+    def orphans(self) -> str:
+        return self.prefix + "orphans"       # set: requests with events but no creation yet
+
+    @property
     def recent(self) -> str:
         return self.prefix + "recent"
 

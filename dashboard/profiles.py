@@ -2,7 +2,7 @@
 
 A profile names the title, time zone, language, boundary source, districts with their aliases,
 channels, categories with deadlines, and the wall's targets. Built-in profiles live in
-``dashboard/profiles/``; any path to a ``.toml`` file with the same shape works too.
+``dashboard/cities/``; any path to a ``.toml`` file with the same shape works too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
-BUILTIN_DIR = Path(__file__).parent / "profiles"
+BUILTIN_DIR = Path(__file__).parent / "cities"
 _CITY_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 

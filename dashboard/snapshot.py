@@ -88,8 +88,9 @@ def build(client: redis.Redis, keys: Keys, profile: Profile, real_now: float | N
         pipe.zrevrange(keys.recent, 0, TICKER_ROWS - 1)
         pipe.zrevrange(keys.recent_resolved, 0, RESOLVED_CARDS - 1)
         pipe.hgetall(keys.heartbeat)
+        pipe.scard(keys.orphans)
         (d_today, d_yday, d_all, open_n, overdue, rejected, repaired, meta, recent_ids,
-         resolved_ids, beats) = pipe.execute()
+         resolved_ids, beats, orphans) = pipe.execute()
         frt = _durations(client, keys.frt(today))
         ttr = _durations(client, keys.ttr(today))
         ttr_all = _durations(client, keys.ttr_all)
@@ -172,6 +173,7 @@ def build(client: redis.Redis, keys: Keys, profile: Profile, real_now: float | N
             "rejected_by_reason": {k: v for k, v in _ints(rejected).items() if k != "total"},
             "repaired": _ints(repaired),
             "pending": pending,
+            "awaiting_creation": orphans,
             "aggregators_alive": beats_alive,
         },
     }

@@ -1,0 +1,113 @@
+"""The aggregator's consumer-group behaviour: resume after a crash, share a stream, survive a lost group."""
+
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboard import clock, snapshot
+from dashboard.aggregator import Aggregator
+from dashboard.keys import Keys
+
+NY = ZoneInfo("America/New_York")
+T0 = datetime(2024, 5, 27, 12, 0, tzinfo=NY)
+
+
+def events(n):
+    out = []
+    for i in range(n):
+        ts = (T0 - timedelta(minutes=n - i)).isoformat()
+        out.append({"v": "1", "event_id": f"c{i}", "type": "created", "request_id": f"r{i}", "ts": ts,
+                    "district": ["BRONX", "QUEENS", "BROOKLYN"][i % 3]})
+        if i % 2:
+            out.append({"v": "1", "event_id": f"s{i}", "type": "resolved", "request_id": f"r{i}", "ts": ts})
+    return out
+
+
+def fill(client, keys, entries):
+    for e in entries:
+        client.xadd(keys.stream, e)
+    clock.set_replay(client, keys, T0.timestamp(), speed=0)
+
+
+def figures(client, keys):
+    snap = snapshot.read(client, keys)
+    return snap["headline"], snap["all_time"]
+
+
+def test_entries_read_but_not_applied_before_a_crash_are_applied_on_restart(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(30))
+    crashed = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    crashed.ensure_group()
+    read = crashed.read(">")            # read 10 entries, then "crash" before applying them
+    assert len(read) == 10
+    assert client.xpending(keys.stream, settings.group)["pending"] == 10
+
+    restarted = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    restarted.run_until_idle()
+    assert client.xpending(keys.stream, settings.group)["pending"] == 0
+    headline, all_time = figures(client, keys)
+    assert all_time["received"] == 30 and all_time["resolved"] == 15
+
+
+def test_a_crash_after_applying_but_before_acking_does_not_double_count(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(10))
+    agg = Aggregator(client, nyc, settings, consumer="worker-1")
+    agg.run_until_idle()
+    # Replay the same stream from the start under a fresh group: every effect is already stored.
+    client.xgroup_destroy(keys.stream, settings.group)
+    again = Aggregator(client, nyc, settings, consumer="worker-2")
+    again.run_until_idle()
+    headline, all_time = figures(client, keys)
+    assert all_time["received"] == 10 and all_time["resolved"] == 5
+    assert snapshot.read(client, keys)["pipeline"]["duplicates"] == 15
+
+
+def test_entries_left_by_a_dead_consumer_are_claimed_by_another(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(12))
+    dead = Aggregator(client, nyc, settings, consumer="dead")
+    dead.ensure_group()
+    assert len(dead.read(">")) == 18
+    survivor = Aggregator(client, nyc, settings.with_(claim_idle_ms=1000), consumer="survivor")
+    deadline = time.monotonic() + 10
+    claimed = 0
+    while claimed < 18 and time.monotonic() < deadline:   # wait until the entries are idle long enough
+        claimed += survivor.claim_abandoned()
+    assert claimed == 18
+    survivor.run_until_idle()
+    assert figures(client, keys)[1]["received"] == 12
+
+
+def test_two_aggregators_sharing_the_stream_agree_with_one(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(40))
+    one = Aggregator(client, nyc, settings.with_(batch=7), consumer="solo")
+    one.run_until_idle()
+    expected = figures(client, keys)
+
+    client.flushdb()
+    fill(client, keys, events(40))
+    a = Aggregator(client, nyc, settings.with_(batch=7), consumer="a")
+    b = Aggregator(client, nyc, settings.with_(batch=7), consumer="b")
+    a.ensure_group()
+    while True:
+        got_a = a.process(a.read(">")).acked
+        got_b = b.process(b.read(">")).acked
+        if not got_a and not got_b:
+            break
+    a.maybe_snapshot(force=True)
+    assert figures(client, keys) == expected
+
+
+def test_a_consumer_group_lost_with_a_redis_restart_is_recreated(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(5))
+    agg = Aggregator(client, nyc, settings, consumer="w")
+    agg.run_until_idle()
+    client.xgroup_destroy(keys.stream, settings.group)   # what an empty restart looks like to a consumer
+    fill(client, keys, [e for e in events(6) if e["request_id"] == "r5"])
+    assert agg.read(">") == []                            # NOGROUP is handled: the group is recreated
+    agg.run_until_idle()
+    assert figures(client, keys)[1]["received"] == 6

@@ -1,0 +1,126 @@
+"""The event contract v1, rule by rule, on hand-made entries (no Redis)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.contract import Event, Rejection, Validator
+
+NOW = datetime(2024, 5, 27, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+
+
+@pytest.fixture
+def v(nyc):
+    return Validator(nyc, now=lambda: NOW)
+
+
+def entry(**fields):
+    base = {"v": "1", "event_id": "e-1", "type": "created", "request_id": "r-1", "ts": "2024-05-27T01:00:00-04:00"}
+    base.update(fields)
+    return {k: val for k, val in base.items() if val is not None}
+
+
+def test_valid_created_event_is_normalised(v):
+    out = v.validate(entry(district="manhattan", category="Noise - Residential", channel="phone"))
+    assert isinstance(out, Event)
+    assert out.ts == int(datetime(2024, 5, 27, 5, 0, tzinfo=ZoneInfo("UTC")).timestamp())
+    assert (out.day, out.mod) == ("2024-05-27", 60)
+    assert out.fields["dist"] == "MANHATTAN" and out.fields["ch"] == "PHONE"
+    # the category's 8-hour service level becomes the deadline
+    assert out.fields["dl"] == out.ts + 8 * 3600
+
+
+def test_bytes_entries_as_read_from_redis_are_accepted(v):
+    raw = {k.encode(): val.encode() for k, val in entry().items()}
+    assert isinstance(v.validate(raw), Event)
+
+
+@pytest.mark.parametrize("missing", ["v", "event_id", "type", "request_id", "ts"])
+def test_each_required_field_is_required(v, missing):
+    out = v.validate(entry(**{missing: None}))
+    assert isinstance(out, Rejection) and out.reason == f"missing_field:{missing}"
+
+
+@pytest.mark.parametrize("ts, reason", [
+    ("2024-13-01T00:00:00Z", "invalid_time:ts"),
+    ("yesterday", "invalid_time:ts"),
+    ("2024-05-27", "invalid_time:ts"),
+    ("1900-01-01T00:00:00Z", "time_too_old:ts"),
+    ("1970-01-01T00:00:00Z", "time_too_old:ts"),
+    ("3020-01-01T00:00:00Z", "time_in_future:ts"),
+])
+def test_bad_and_placeholder_times_are_rejected(v, ts, reason):
+    out = v.validate(entry(ts=ts))
+    assert isinstance(out, Rejection) and out.reason == reason
+
+
+@pytest.mark.parametrize("ts, expected_utc", [
+    ("2024-05-27T05:00:00Z", "2024-05-27T05:00:00"),
+    ("2024-05-27 05:00:00+00:00", "2024-05-27T05:00:00"),
+    ("2024-05-27T13:00:00+08:00", "2024-05-27T05:00:00"),
+    ("2024-05-27T01:00:00", "2024-05-27T05:00:00"),   # naive: the city's zone (New York, EDT)
+    ("2024-01-15T00:00:00", "2024-01-15T05:00:00"),   # naive in winter: EST
+])
+def test_time_formats_and_zones(v, ts, expected_utc):
+    out = v.validate(entry(ts=ts))
+    assert isinstance(out, Event)
+    assert datetime.fromtimestamp(out.ts, ZoneInfo("UTC")).replace(tzinfo=None).isoformat() == expected_utc
+
+
+def test_naive_time_is_a_counted_repair(v):
+    assert v.validate(entry(ts="2024-05-27T01:00:00")).repairs == ["naive_time_in_city_tz"]
+
+
+def test_unknown_type_and_version(v):
+    assert v.validate(entry(type="closed")).reason == "unknown_type"
+    assert v.validate(entry(v="2")).reason == "unsupported_version"
+
+
+def test_gbk_bytes_are_rejected_with_the_field_named(v):
+    raw = {k.encode(): val.encode() for k, val in entry().items()}
+    raw[b"text"] = "路灯不亮".encode("gbk")
+    assert v.validate(raw).reason == "invalid_utf8:text"
+
+
+def test_huge_field_and_too_many_fields(v):
+    assert v.validate(entry(text="x" * (300 * 1024))).reason == "field_too_large:text"
+    many = entry(**{f"x{i}": "1" for i in range(80)})
+    assert v.validate(many).reason == "too_many_fields"
+
+
+def test_long_text_is_truncated_and_counted(v):
+    out = v.validate(entry(text="路" * 5000))
+    assert len(out.fields["text"]) == 4001 and "truncated:text" in out.repairs
+
+
+def test_unknown_district_is_kept_as_unknown_and_counted(v):
+    out = v.validate(entry(district="Atlantis"))
+    assert "dist" not in out.fields and out.repairs == ["unknown_district"]
+
+
+def test_invisible_and_control_characters_are_removed_from_labels(v):
+    out = v.validate(entry(category="Noise\u202e - \u200bStreet\x07"))
+    assert out.fields["cat"] == "Noise - Street"
+
+
+def test_assigned_needs_a_unit_and_rated_needs_a_score(v):
+    assert v.validate(entry(type="assigned")).reason == "missing_field:unit"
+    assert v.validate(entry(type="rated", satisfaction="7")).reason == "invalid_satisfaction"
+    assert v.validate(entry(type="rated", satisfaction="满意")).fields["sat"] == 5
+    assert v.validate(entry(type="rated", satisfaction="４")).fields["sat"] == 4
+
+
+def test_deadline_before_creation_is_rejected(v):
+    out = v.validate(entry(deadline="2024-05-26T00:00:00-04:00"))
+    assert out.reason == "deadline_before_created"
+
+
+def test_location_outside_the_globe_is_rejected(v):
+    assert v.validate(entry(lat="91", lon="0")).reason == "invalid_location"
+    assert v.validate(entry(lat="abc", lon="1")).reason == "invalid_location"
+
+
+def test_ids_with_surrounding_spaces_or_control_chars_are_rejected(v):
+    assert v.validate(entry(event_id=" e1")).reason == "invalid_id:event_id"
+    assert v.validate(entry(request_id="r\x001")).reason == "invalid_id:request_id"
