@@ -1,0 +1,68 @@
+"""Two gunicorn workers serve the same figures: no figure lives in one worker's memory."""
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from dashboard.aggregator import Aggregator
+from dashboard.keys import Keys
+from dashboard.store import free_port
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def gunicorn(redis_url, client, nyc, settings):
+    keys = Keys(nyc.city)
+    for i in range(25):
+        client.xadd(keys.stream, {"v": "1", "event_id": f"c{i}", "type": "created", "request_id": f"r{i}",
+                                  "ts": "2024-05-27T01:00:00-04:00", "district": "QUEENS"})
+    Aggregator(client, nyc, settings).run_until_idle()
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "CIVICWALL_PROFILE": "nyc"}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+                             f"127.0.0.1:{port}", "--chdir", str(ROOT), "app:server"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(base + "/healthz", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_both_workers_return_the_same_snapshot(gunicorn):
+    bodies, workers = {}, set()
+
+    def fetch(_):
+        return requests.get(gunicorn + "/api/v1/snapshot", timeout=10, headers={"Connection": "close"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(25):  # concurrent requests keep one worker busy so the other accepts too
+            for r in pool.map(fetch, range(16)):
+                assert r.status_code == 200
+                worker = r.headers["X-Civicwall-Worker"]
+                workers.add(worker)
+                bodies.setdefault(worker, r.content)
+            if len(workers) == 2:
+                break
+    assert len(workers) == 2, "only one worker answered 400 requests"
+    first, second = bodies.values()
+    assert first == second
+    assert b'"received":25' in first
