@@ -1,9 +1,349 @@
-"""Personal data masking for public screens (placeholder; replaced by the full implementation)."""
+"""Personal data masking for citizen-written text shown on public screens.
+
+`mask_text` is applied to every title, text and official reply before it enters the public snapshot;
+`contains_personal_data` says whether it would change anything. Both accept any string (and None)
+and never raise.
+
+How matching works
+------------------
+Detection runs on a folded copy of the text that has exactly one character per original character:
+full-width forms become ASCII (``１３８－１２３４`` → ``138-1234``), every Unicode decimal digit becomes
+its ASCII digit, no-break and ideographic spaces become a space, the various dashes and minus signs
+become ``-`` and the various middle dots become ``·``. Positions therefore map one to one, so text
+outside a masked span is returned exactly as written; a masked span is rebuilt from the folded copy
+and so always comes out in ASCII (``１３８１２３４５６７８`` → ``138****5678``). Separators inside a
+masked number are kept as written (``138 1234 5678`` → ``138 **** 5678``).
+
+Every rule proposes spans; when spans overlap, the stronger rule wins, in this order: e-mail, plate,
+labelled name, kept case number, kept date or time, labelled ID, labelled SSN, ID, mobile, landline,
+North American number, SSN, other labelled number. A number is only a candidate when no digit
+touches it on either side and it is not part of a decimal, so nothing is ever cut out of a longer
+number or a coordinate (``40.714373430417425`` stays). English labels are matched in any case.
+
+Masked
+------
+1. E-mail addresses: first character of the local part, ``***``, the domain kept
+   (``zhang.san@example.com`` → ``z***@example.com``).
+2. Chinese licence plates: a province abbreviation, a letter, an optional separator, then 5 or 6
+   letters/digits (at least one digit) or 4 and a 挂/学/警/港/澳 suffix: the province and the letter
+   are kept (``豫H12345`` → ``豫H*****``, ``豫H·D12345`` → ``豫H·******``). US plates have no shape
+   that tells them from part numbers or words, so they are not detected.
+3. Names, only in the labelled forms ``姓名：`` / ``联系人：`` followed by 2-4 Chinese
+   characters (the first is kept: ``张三`` → ``张*``), and ``Name:`` (also ``Full name:``, ``Contact
+   name:``, ``Caller name:``, ``Customer name:``) followed by one to three capitalised words (first
+   letter of each kept: ``John Smith`` → ``J*** S****``). ``Street name:`` and similar two-word labels
+   are not names. Names written in running text are not detected.
+4. Labelled ID numbers: 身份证/证件/公民身份 (号码/号/编号) followed by 15-18 digits (the last may be
+   X): first 6 and last 4 kept (last 3 for 15 or 16 digits), whatever the date part looks like.
+5. Labelled SSNs: ``SSN`` / ``Social Security (number)`` followed by 9 digits, grouped or not: last 4
+   kept.
+6. Chinese resident ID numbers without a label: 18 characters (region 1-8xxxxx, a birth date
+   18/19/20yymmdd, 3 digits, a digit or X) or the legacy 15 digits (region, yymmdd, 3 digits);
+   spaces or dashes between the 6-8-4 groups allowed. First 6 kept, then the last 4 (18-character
+   form) or 3 (15-digit form): ``41080219900101123X`` → ``410802********123X``.
+7. Chinese mobile numbers: 1[3-9] and 9 more digits, optionally split 3-4-4 by spaces or dashes and
+   optionally after +86 / 0086 / 86 / (+86): first 3 and last 4 kept (``138****5678``,
+   ``+86 138****5678``).
+8. Chinese landlines: an area code 0xx(x) followed by a separator or in parentheses, then a 7-8 digit
+   local number (``0391-1234567``, ``(0391)12345678``, ``010 1234 5678``), the same after +86 / 0086
+   (leading 0 optional), or an unseparated 10-12 digit run starting with 0 (area code length from the
+   national plan: 3 digits for 01x/02x, else 4). Area code (and country code) kept, last 2 kept:
+   ``0391-*****67``. Five-digit service lines such as ``0391-12345`` are not matched.
+9. North American numbers: an area code [2-9]xx in parentheses or followed by a space, dot or dash,
+   a 3-digit exchange and a 4-digit line, optionally after +1 / 1: country and area code kept, last 2
+   kept: ``(212) 555-0134`` → ``(212) ***-**34``, ``+1 212 555 0134`` → ``+1 212 *** **34``.
+10. SSNs written 3-2-4 with dashes: ``123-45-6789`` → ``***-**-6789``.
+11. Any other number right after a phone label (电话, 手机, 座机, 固话, 号码, 联系方式, 微信, QQ, 传真,
+    tel, telephone, phone, mobile, cell, fax, call, contact, WhatsApp, WeChat; optional 号码/号/no./
+    number/#, then an optional ``:`` / ``#`` / 是 / 为): when it has 7-15 digits, all but the last 2
+    are masked (``电话：5248049`` → ``电话：*****49``). An area code followed by a 3-5 digit service
+    line (``0731-12345``) is kept. Official numbers given after such a label in a reply are masked
+    too, like official landlines under rule 8: that is the price of masking citizens' numbers
+    written the same way.
+
+Kept
+----
+- Case and work-order numbers after a label: 工单/案件/留言/诉求/受理/流水/订单/回执 followed by
+  编号/编码/单号/号码/号, 工单 alone, 投诉编号/投诉单号/投诉号, 编号 (not 身份证编号/证件编号), 单号,
+  ``case``, ``ticket``, ``SR``, ``service request``, ``complaint``, ``unique key``, ``ref``/
+  ``reference``, and ``request``/``order``/``confirmation`` when followed by ``#``, ``no.`` or
+  ``number``. The token after the label is kept whole (``工单号 2024052700123``, ``case #61276295``),
+  except when it is, in full, a Chinese mobile number or an 18-digit ID with a valid check digit:
+  those are masked as such, because a wrongly masked case number costs less than a citizen's own
+  number on a wall.
+- Dates and times: ``2024-05-27``, ``2024/5/27``, ``2024.05.27``, ``2024年5月27日``, ``5月27日``,
+  ``05/27/2024``, ``27.05.2024``, ``2019/4/25 9:32:09``, ``17:31``; they shield a following phone label
+  rule from reading a date as a number.
+- Everything that no rule above matches, notably money (``5000元``, ``$1,200.50``), years,
+  percentages, house numbers (``123 Main St``, ``人民路123号``, ``123-45 67th Ave``), five-digit
+  hotlines (12345, 12315) and bare 7-10 digit numbers without a phone label (NYC's 8-digit keys).
+
+Not detected in this version
+----------------------------
+Bank card numbers, US licence plates, postal addresses, names outside the labelled forms, and numbers
+spelled in Chinese numerals or circled digits.
+"""
+
+from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable
+
+__all__ = ["contains_personal_data", "mask_text"]
+
+# --- folding: a same-length copy of the text for matching -------------------------------------
+
+_FOLD: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
+_FOLD.update({cp: " " for cp in (0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)})
+_FOLD.update({cp: "-" for cp in (*range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63)})
+_FOLD.update({cp: "·" for cp in (0x2022, 0x2027, 0x2219, 0x22C5, 0x30FB, 0xFF65)})
+_FOLD.update({0xFFE5: "¥", 0xFFE1: "£"})
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a Unicode decimal digit (Nd) that is not ASCII
 
 
-def mask_text(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "")
-    return re.sub(r"\d{7,}", lambda m: m.group()[:3] + "*" * (len(m.group()) - 7) + m.group()[-4:], text)
+def _ascii_digit(m: re.Match[str]) -> str:
+    value = unicodedata.decimal(m.group(), None)
+    return m.group() if value is None else str(value)
+
+
+def _fold(text: str) -> str:
+    if text.isascii():
+        return text
+    folded = text.translate(_FOLD)
+    if _OTHER_DIGIT.search(folded):
+        folded = _OTHER_DIGIT.sub(_ascii_digit, folded)
+    return folded
+
+
+# --- building masked spans ----------------------------------------------------------------------
+
+_DIGITS = "0123456789"
+_ID_CHARS = "0123456789Xx"
+
+
+def _star(s: str, head: int, tail: int, chars: str = _DIGITS) -> str:
+    """Replace every counted character except the first `head` and the last `tail` with '*'."""
+    total = sum(c in chars for c in s)
+    out, seen = [], 0
+    for c in s:
+        if c in chars:
+            out.append(c if seen < head or seen >= total - tail else "*")
+            seen += 1
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _digits_through(m: re.Match[str], *groups: str) -> int:
+    """How many digits the match has up to the end of the first of `groups` that took part."""
+    for g in groups:
+        if m.start(g) >= 0:
+            return sum(c in _DIGITS for c in m.string[m.start() : m.end(g)])
+    return 0
+
+
+def _mask_email(m: re.Match[str]) -> str:
+    return m.group("local")[0] + "***@" + m.group("domain")
+
+
+def _mask_plate(m: re.Match[str]) -> str:
+    return m.group("keep") + re.sub(r"[^·. -]", "*", m.group("rest"))
+
+
+def _mask_name(m: re.Match[str]) -> str:
+    words = m.group("name").split(" ")
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in words)
+
+
+_MOBILE_SHAPE = re.compile(r"1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}")
+_ID18_SHAPE = re.compile(
+    r"[1-8][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]"
+)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _valid_id18(s: str) -> bool:
+    if not _ID18_SHAPE.fullmatch(s):
+        return False
+    total = sum(int(d) * w for d, w in zip(s, _ID_WEIGHTS))
+    return "10X98765432"[total % 11] == s[17].upper()
+
+
+def _keep(m: re.Match[str]) -> str:
+    return m.group()
+
+
+def _keep_case_number(m: re.Match[str]) -> str:
+    token = m.group("tok")
+    if _MOBILE_SHAPE.fullmatch(token):
+        return _star(token, 3, 4)
+    if _valid_id18(token):
+        return _star(token, 6, 4, _ID_CHARS)
+    return token
+
+
+def _mask_labelled_id(m: re.Match[str]) -> str:
+    num = m.group("num")
+    return _star(num, 6, 4 if len(num) >= 17 else 3, _ID_CHARS)
+
+
+def _mask_id(m: re.Match[str]) -> str:
+    num = m.group()
+    return _star(num, 6, 4 if m.group("id18") else 3, _ID_CHARS)
+
+
+def _mask_mobile(m: re.Match[str]) -> str:
+    return _star(m.group(), _digits_through(m, "first3"), 4)
+
+
+def _mask_landline(m: re.Match[str]) -> str:
+    return _star(m.group(), _digits_through(m, "area", "area2", "area3", "area4"), 2)
+
+
+def _mask_nanp(m: re.Match[str]) -> str:
+    return _star(m.group(), _digits_through(m, "area", "area2"), 2)
+
+
+def _mask_last4(m: re.Match[str]) -> str:
+    return _star(m.group("num"), 0, 4)
+
+
+_SERVICE_LINE = re.compile(r"0[1-9][0-9]{1,2}[ -]?[0-9]{3,5}")  # area code + short line, 0731-12345
+
+
+def _mask_labelled_phone(m: re.Match[str]) -> str | None:
+    num = m.group("num")
+    if not 7 <= sum(c in _DIGITS for c in num) <= 15 or _SERVICE_LINE.fullmatch(num):
+        return None
+    return _star(num, 0, 2)
+
+
+# --- the rules, strongest first ---------------------------------------------------------------
+
+_NB = r"(?<![0-9])(?<![0-9]\.)"  # not inside a longer number, nor the fraction of a decimal
+_NA = r"(?![0-9])(?!\.[0-9])"
+_GAP = r"[ \t]*(?:[.:#][ \t]*)?(?:[是为][ \t]*)?(?::[ \t]*)?"  # label-to-value filler, unambiguous
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
+
+Replacer = Callable[[re.Match[str]], "str | None"]
+_RULES: list[tuple[re.Pattern[str], Replacer, str | int, int, tuple[str, ...]]] = []
+_LABEL_CASE = ("工单", "案件", "留言", "诉求", "受理", "流水", "订单", "回执", "投诉", "编号", "单号", "case",
+               "ticket", "sr", "service request", "complaint", "unique key", "ref", "request", "order",
+               "confirmation")
+_LABEL_PHONE = ("电话", "手机", "座机", "固话", "号码", "方式", "微信", "qq", "传真", "tel", "phone", "mobile",
+                "cell", "fax", "call", "contact", "whatsapp", "wechat")
+
+
+def _rule(pattern: str, replace: Replacer, group: str | int = 0, digits: int = 3,
+          words: tuple[str, ...] = ()) -> None:
+    """Register a rule. It only runs on texts with a run of `digits` ASCII digits (after folding)
+    and, when `words` are given, containing one of them (lower case); both are cheap prefilters
+    that say nothing the pattern does not already require."""
+    _RULES.append((re.compile(pattern, re.VERBOSE), replace, group, digits, words))
+
+
+_rule(r"""(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9._%+-]{1,64})@
+          (?P<domain>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})(?![A-Za-z0-9-])""",
+      _mask_email, digits=0, words=("@",))
+_rule(rf"""(?P<keep>[{_PROVINCES}][A-Za-z])
+          (?P<rest>[·. -]?(?=[A-Za-z]{{0,5}}[0-9])(?:[A-Za-z0-9]{{5,6}}|[A-Za-z0-9]{{4}}[挂学警港澳]))
+          (?![A-Za-z0-9])""", _mask_plate, digits=1)
+_rule(rf"(?:姓名|联系人)[ \t]*:[ \t]*(?P<name>[{_HAN}]{{2,4}})", _mask_name, "name", digits=0,
+      words=("姓名", "联系人"))
+_rule(r"""(?i:(?<![a-z])(?<![a-z][ ])(?:(?:full|contact|caller|customer)[ ]+)?name)[ \t]*:[ \t]*
+          (?P<name>[A-Z][A-Za-z'’.-]*(?:[ ][A-Z][A-Za-z'’.-]*){0,2})""", _mask_name, "name", digits=0,
+      words=("name",))
+_rule(r"""(?:(?:工单|案件|留言|诉求|受理|流水|订单|回执)(?:编号|编码|单号|号码|号)|工单|投诉(?:编号|单号|号)
+          |(?<!证)(?<!证件)编号|单号
+          |(?i:(?<![a-z])(?:case|ticket|sr|service[ ]request|complaint|unique[ ]key|ref|reference)(?![a-z]))
+          |(?i:(?<![a-z])(?:request|order|confirmation)(?=[ ]?(?:\#|no\.|number))))
+          (?:[ ]*(?i:(?:no\.?|number|num\.?|id|key|\#)(?![a-z])))?"""
+      + _GAP + rf"(?P<tok>(?:[A-Za-z]{{1,4}}-?)?[0-9](?:[0-9-]*[0-9Xx])?){_NA}",
+      _keep_case_number, "tok", words=_LABEL_CASE)
+_rule(rf"""{_NB}(?:[0-9]{{4}}(?:[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}|年[0-9]{{1,2}}月(?:[0-9]{{1,2}}[日号])?)
+          (?:[ T]?[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?)?
+          |[0-9]{{1,2}}月[0-9]{{1,2}}[日号]
+          |[0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-][0-9]{{4}}
+          |[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?){_NA}""", _keep)
+_rule(r"(?:身份证件|身份证|证件|公民身份)(?:号码|编号|号)?" + _GAP + rf"(?P<num>[0-9]{{14,17}}[0-9Xx]){_NA}",
+      _mask_labelled_id, "num", words=("身份", "证件"))
+_rule(r"(?i:(?<![a-z])(?:ssn|social[ ]security(?:[ ](?:number|no\.?|\#))?))" + _GAP
+      + rf"(?P<num>[0-9]{{3}}[ -]?[0-9]{{2}}[ -]?[0-9]{{4}}){_NA}", _mask_last4, "num",
+      words=("ssn", "social"))
+_rule(rf"""{_NB}(?:(?P<id18>[1-8][0-9]{{5}}[ -]?
+                    (?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[0-9]{{3}}[0-9Xx])
+          |[1-8][0-9]{{7}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{{3}}){_NA}""", _mask_id)
+_rule(rf"""(?:(?:\+|{_NB}00|{_NB})86[ -]?|\(\+?86\)[ ]?|{_NB})
+          (?P<first3>1[3-9][0-9])[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_NA}""", _mask_mobile)
+_rule(rf"""(?:(?:\+|{_NB}00)86[ -]?
+             (?:\(0?(?P<area>[1-9][0-9]{{1,2}})\)[ -]?|0?(?P<area2>[1-9][0-9]{{1,2}})[ -])
+          |{_NB}\((?P<area3>0[1-9][0-9]{{1,2}})\)[ -]?
+          |{_NB}(?P<area4>0[1-9][0-9]{{1,2}})[ -])
+          [0-9]{{3,4}}[ -]?[0-9]{{4}}{_NA}""", _mask_landline)
+_rule(rf"{_NB}(?P<area>0[12][0-9]|0[3-9][0-9]{{2}})[0-9]{{7,8}}{_NA}", _mask_landline)
+_rule(rf"""(?:\+1[ .-]?|{_NB}1[ .-]?|{_NB})
+          (?:\((?P<area>[2-9][0-9]{{2}})\)[ ]?[0-9]{{3}}[ .-]?|(?P<area2>[2-9][0-9]{{2}})[ .-][0-9]{{3}}[ .-])
+          [0-9]{{4}}{_NA}""", _mask_nanp)
+_rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num")
+_rule(r"""(?:联系方式|(?:联系|办公|家庭|移动)?(?:电话|手机|座机|固话|号码)(?:号码|号)?|微信号?|(?i:qq)(?:号码|号)?|传真
+          |(?i:(?<![a-z])(?:telephone|tel|phone|mobile|cell(?:phone)?|fax|call|contact|whatsapp|wechat)
+               (?:[ ]?(?:no\.?|number|\#))?(?![a-z])))"""
+      + _GAP + rf"(?P<num>\+?[0-9]+(?:[.-][0-9]+|[ ][0-9]{{3,}}){{0,6}}){_NA}",
+      _mask_labelled_phone, "num", digits=1, words=_LABEL_PHONE)
+
+_DIGIT_RUN = {0: re.compile(""), 1: re.compile("[0-9]"), 3: re.compile("[0-9]{3}")}
+
+
+# --- public API ---------------------------------------------------------------------------------
+
+def _changes(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, replacement) spans that alter `text`, in text order."""
+    folded = _fold(text)
+    has_run = {n: pattern.search(folded) is not None for n, pattern in _DIGIT_RUN.items()}
+    lower = folded.lower()
+    starts: list[int] = []
+    chosen: list[tuple[int, int, str]] = []
+    for pattern, replace, group, digits, words in _RULES:
+        if not has_run[digits] or (words and not any(w in lower for w in words)):
+            continue
+        for m in pattern.finditer(folded):
+            start, end = m.span(group)
+            new = replace(m)
+            if new is None or start == end:
+                continue
+            i = bisect_right(starts, start)
+            if (i and chosen[i - 1][1] > start) or (i < len(chosen) and chosen[i][0] < end):
+                continue  # a stronger rule already owns part of this span
+            starts.insert(i, start)
+            chosen.insert(i, (start, end, new))
+    return [(s, e, new) for s, e, new in chosen if new != folded[s:e]]
+
+
+def _as_text(text: object) -> str:
+    if text is None:
+        return ""
+    return text if isinstance(text, str) else str(text)
+
+
+def mask_text(text: str | None) -> str:
+    """`text` with phone, ID, SSN, e-mail, plate and labelled-name data masked ("" for None)."""
+    text = _as_text(text)
+    changes = _changes(text) if text else []
+    if not changes:
+        return text
+    out, pos = [], 0
+    for start, end, new in changes:
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def contains_personal_data(text: str | None) -> bool:
+    """True when `mask_text` would change `text`."""
+    text = _as_text(text)
+    return bool(text) and bool(_changes(text))

@@ -202,6 +202,12 @@ def _requests(client: redis.Redis, keys: Keys, ids: list[bytes]) -> list[dict[st
     return rows
 
 
+def _masked(text: str, limit: int) -> str:
+    """Mask, then cut. Masking a bounded prefix keeps the cost per row small; a number cut at that
+    prefix's end lies beyond ``limit`` and is dropped with the rest."""
+    return mask_text(text[: limit * 2])[:limit]
+
+
 def _local(ts: str, tz) -> str:
     return datetime.fromtimestamp(int(ts), tz).isoformat(timespec="seconds") if ts else ""
 
@@ -213,8 +219,8 @@ def _ticker_row(r: dict[str, str], tz, names: dict[str, str], profile: Profile) 
         "channel": profile.channels.get(r["ch"], r["ch"]),
         "category": r["cat"],
         "district": names.get(r["dist"], r["dist"]),
-        "title": mask_text(r["title"]),
-        "text": mask_text(r["text"])[:280],
+        "title": _masked(r["title"], 200),
+        "text": _masked(r["text"], 280),
         "resolved": bool(r["rs"]),
     }
 
@@ -229,9 +235,9 @@ def _case_row(r: dict[str, str], tz, names: dict[str, str]) -> dict[str, Any]:
         "category": r["cat"],
         "district": names.get(r["dist"], r["dist"]),
         "unit": r["unit"] or r["cunit"],
-        "title": mask_text(r["title"]),
-        "text": mask_text(r["text"])[:200],
-        "reply": mask_text(r["rtext"])[:280],
+        "title": _masked(r["title"], 200),
+        "text": _masked(r["text"], 200),
+        "reply": _masked(r["rtext"], 280),
     }
 
 
