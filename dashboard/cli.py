@@ -17,13 +17,14 @@ from .errors import CivicwallError
 from .logs import configure_logging
 from .settings import Settings
 
+HERE = "dashboard.cli"   # not __name__: that is "__main__" under `python -m dashboard.cli`
 COMMANDS = {
     "run": ("dashboard.runner", "start Redis (embedded unless REDIS_URL is set), aggregator, demo feed and the wall"),
-    "aggregate": ("dashboard.cli", "consume the event stream and keep the shared state and snapshot up to date"),
+    "aggregate": (HERE, "consume the event stream and keep the shared state and snapshot up to date"),
     "replay": ("dashboard.feeds.replay", "play an NYC 311 export (Socrata CSV or JSON) into the event stream"),
     "simulate": ("dashboard.feeds.simulate", "produce a realistic live day of appeals for a profile"),
-    "snapshot": ("dashboard.cli", "print the current snapshot (every figure on the wall) as JSON"),
-    "clock": ("dashboard.cli", "show the wall's clock, or reset it to real time (--live)"),
+    "snapshot": (HERE, "print the current snapshot (every figure on the wall) as JSON"),
+    "clock": (HERE, "show the wall's clock, or reset it to real time (--live)"),
 }
 
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         _common(p)
-        if module == __name__:
+        if module == HERE:
             globals()[f"_args_{name}"](p)
         else:
             importlib.import_module(module).add_arguments(p)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(profile=args.profile, redis_url=args.redis_url, stream=args.stream)
         module, _ = COMMANDS[args.command]
-        if module == __name__:
+        if module == HERE:
             return globals()[f"_main_{args.command}"](args, settings)
         return importlib.import_module(module).main(args, settings)
     except CivicwallError as exc:

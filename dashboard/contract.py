@@ -30,6 +30,7 @@ MAX_LABEL_CHARS = 80                  # category, unit, channel, district
 MAX_ID_CHARS = 128
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
 FUTURE_SLACK_S = 24 * 3600
+MAX_DEADLINE_S = 400 * 86400
 
 SATISFACTION_WORDS = {
     "满意": 5, "非常满意": 5, "satisfied": 5, "very satisfied": 5,
@@ -138,7 +139,7 @@ class Validator:
             out[name] = str(value)
         return out
 
-    def _time(self, text: str) -> tuple[int, bool] | Rejection:
+    def _time(self, text: str, future_ok: bool = False) -> tuple[int, bool] | Rejection:
         raw = text.strip()
         candidate = _ISO_SPACE.sub(r"\1T\2", raw)
         if candidate.endswith(("z", "Z")):
@@ -155,7 +156,7 @@ class Validator:
         value = parsed.timestamp()
         if value < EARLIEST:
             return Rejection("time_too_old:{field}", f"{raw[:60]!r} is before 2000-01-01 (a placeholder date?)")
-        if value > self.now() + FUTURE_SLACK_S:
+        if not future_ok and value > self.now() + FUTURE_SLACK_S:
             return Rejection("time_in_future:{field}", f"{raw[:60]!r} is more than 24 hours in the future")
         return math.floor(value), naive
 
@@ -197,13 +198,15 @@ class Validator:
                 return Rejection("invalid_location", f"lat {lat} / lon {lon} is outside the globe")
             out["lat"], out["lon"] = round(lat, 6), round(lon, 6)
         if f.get("deadline", "").strip():
-            parsed = self._time(f["deadline"])
+            parsed = self._time(f["deadline"], future_ok=True)
             if isinstance(parsed, Rejection):
                 parsed.reason = parsed.reason.replace("{field}", "deadline")
                 return parsed
             out["dl"] = parsed[0]
             if event.type == "created" and out["dl"] < event.ts:
                 return Rejection("deadline_before_created", "the deadline is earlier than the creation time")
+            if out["dl"] > event.ts + MAX_DEADLINE_S:
+                return Rejection("deadline_too_far", "the deadline is more than 400 days after the event")
         elif event.type == "created":
             out["dl"] = event.ts + round(self.profile.deadline_hours(out.get("cat", "")) * 3600)
         if event.type == "assigned" and "unit" not in out:

@@ -124,3 +124,8 @@ def test_location_outside_the_globe_is_rejected(v):
 def test_ids_with_surrounding_spaces_or_control_chars_are_rejected(v):
     assert v.validate(entry(event_id=" e1")).reason == "invalid_id:event_id"
     assert v.validate(entry(request_id="r\x001")).reason == "invalid_id:request_id"
+
+
+def test_a_deadline_may_lie_in_the_future_but_not_absurdly_far(v):
+    assert v.validate(entry(deadline="2024-06-26T01:00:00-04:00")).fields["dl"] > NOW + 86400 * 25
+    assert v.validate(entry(deadline="2026-06-26T01:00:00-04:00")).reason == "deadline_too_far"
