@@ -1,0 +1,3 @@
+from dashboard.web import create_app
+
+server = create_app().server

@@ -1,0 +1,112 @@
+"""Wall callbacks: one timer feeds one server callback that reads the snapshot once and updates
+every panel; a client-side callback ticks the clock and the "N s ago" text every second.
+
+``refresh`` stays a plain function (``register`` returns it) so tests can call it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from dash import ClientsideFunction, Input, Output, Patch, State, no_update
+
+from dashboard import figures
+from dashboard.errors import SnapshotMissing, StoreUnavailable
+from dashboard.figures import ALL
+from dashboard.geo import MapGeometry
+from dashboard.i18n import strings
+from dashboard.profiles import Profile
+from dashboard.settings import Settings
+from layouts import ids
+from layouts.wall import case_cards, category_options, headline_texts, make_status, stale_status, ticker_rows
+
+Source = Callable[[], dict[str, Any]]   # returns the snapshot or raises StoreUnavailable / SnapshotMissing
+
+OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.STATUS, "data"),
+    *((i, "children") for i in ids.HEADLINES),
+    (ids.GAUGE_RESPONSE, "figure"),
+    (ids.GAUGE_ON_TIME, "figure"),
+    (ids.MAP, "figure"),
+    (ids.MAP_CATEGORY, "options"),
+    (ids.RANKING, "figure"),
+    (ids.CHANNELS, "figure"),
+    (ids.HOURLY, "figure"),
+    (ids.TICKER, "children"),
+    (ids.CASES, "children"),
+)
+
+
+def register(app, source: Source, *, profile: Profile, settings: Settings,
+             geometry: MapGeometry | None = None) -> Callable[..., tuple]:
+    def refresh(n_intervals, category, status):
+        result = compute(source, profile, settings, geometry, category, status)
+        return tuple(result[o] for o in OUTPUTS)
+
+    app.callback([Output(i, p) for i, p in OUTPUTS],
+                 Input(ids.REFRESH, "n_intervals"), Input(ids.MAP_CATEGORY, "value"),
+                 State(ids.STATUS, "data"))(refresh)
+    app.clientside_callback(
+        ClientsideFunction(namespace="civicwall", function_name="tick"),
+        Output(ids.CLOCK, "children"), Output(ids.FRESHNESS, "children"), Output(ids.FRESHNESS, "className"),
+        Output(ids.REPLAY, "style"),
+        Input(ids.TICK, "n_intervals"), Input(ids.STATUS, "data"), State(ids.CONFIG, "data"),
+    )
+    return refresh
+
+
+def compute(source: Source, profile: Profile, settings: Settings, geometry: MapGeometry | None,
+            category: str | None, previous: dict[str, Any] | None,
+            now: float | None = None) -> dict[tuple[str, str], Any]:
+    """Every output of one refresh, keyed by (component id, property)."""
+    now = time.time() if now is None else now
+    category = category or ALL
+    unchanged = {o: no_update for o in OUTPUTS}
+    tz = profile.timezone
+    try:
+        snapshot = source()
+    except StoreUnavailable:
+        return {**unchanged, (ids.STATUS, "data"): stale_status(previous, tz, now)}
+    except SnapshotMissing:
+        if previous and previous.get("built_at") is not None:
+            status = {**stale_status(previous, tz, now), "state": "delayed"}
+        else:
+            status = make_status(None, category, tz, settings.stale_after_s, now)
+        return {**unchanged, (ids.STATUS, "data"): status}
+
+    status = make_status(snapshot, category, tz, settings.stale_after_s, now)
+    if previous and previous.get("built_at") == status["built_at"] and previous.get("category") == category:
+        return {**unchanged, (ids.STATUS, "data"): status}
+    return {(ids.STATUS, "data"): status, **panels(snapshot, profile, geometry, category)}
+
+
+def panels(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | None,
+           category: str) -> dict[tuple[str, str], Any]:
+    lang = profile.language
+    s = strings(lang, profile.labels)
+    out: dict[tuple[str, str], Any] = {(k, "children"): v for k, v in headline_texts(snapshot, s).items()}
+    out.update({
+        (ids.GAUGE_RESPONSE, "figure"): figures.response_gauge(snapshot, lang),
+        (ids.GAUGE_ON_TIME, "figure"): figures.on_time_gauge(snapshot, lang),
+        (ids.MAP, "figure"): map_patch(geometry, snapshot, category, lang) if geometry and geometry.ids else no_update,
+        (ids.MAP_CATEGORY, "options"): category_options(profile, snapshot, s),
+        (ids.RANKING, "figure"): figures.category_ranking(snapshot, lang),
+        (ids.CHANNELS, "figure"): figures.channel_split(snapshot, lang),
+        (ids.HOURLY, "figure"): figures.hourly(snapshot, lang),
+        (ids.TICKER, "children"): ticker_rows(snapshot, s),
+        (ids.CASES, "children"): case_cards(snapshot, s),
+    })
+    return out
+
+
+def map_patch(geometry: MapGeometry, snapshot: dict[str, Any], category: str, language: str) -> Patch:
+    """Only what changes on the map between refreshes: fills, label texts and the footnote."""
+    style = figures.map_style(geometry, snapshot, category, language)
+    patch = Patch()
+    for i, (fill, label, ink) in enumerate(zip(style["fills"], style["labels"], style["inks"])):
+        patch["data"][i]["fillcolor"] = fill
+        patch["layout"]["annotations"][i + 1]["text"] = label
+        patch["layout"]["annotations"][i + 1]["font"]["color"] = ink
+    patch["layout"]["annotations"][0]["text"] = style["note"]
+    return patch

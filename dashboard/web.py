@@ -1,0 +1,136 @@
+"""The web application: the Dash app factory, the snapshot API and the health check.
+
+Every worker reads the same snapshot string from Redis (one GET per refresh), so any number of
+gunicorn workers and hosts show the same numbers and none keeps figures of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import dash
+import structlog
+from flask import Response
+
+from callbacks.wall import register
+from layouts.wall import wall_layout
+
+from . import geo, snapshot
+from .errors import SnapshotMissing, StoreUnavailable
+from .keys import Keys
+from .profiles import load_profile
+from .settings import Settings
+from .store import connect, translated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS = PROJECT_ROOT / "assets"
+log = structlog.get_logger("civicwall.web")
+
+
+class SnapshotSource:
+    """Reads the stored snapshot for one profile; calling it returns the parsed dict.
+
+    The Redis client is created on first use in the process that uses it. redis-py pools do reset
+    themselves after a fork, but a client created lazily (and dropped in the child by the at-fork
+    hook) means a gunicorn master that imported the app with --preload never opens a connection
+    its workers would inherit, and a lock held during the fork cannot deadlock the child.
+    """
+
+    def __init__(self, settings: Settings, keys: Keys):
+        self.settings = settings
+        self.keys = keys
+        self._client = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (s := ref()) and s._reset())
+
+    def _reset(self) -> None:
+        self._client, self._pid, self._lock = None, 0, threading.Lock()
+
+    def client(self):
+        pid = os.getpid()
+        if self._client is None or self._pid != pid:
+            with self._lock:
+                if self._client is None or self._pid != pid:
+                    self._client = connect(self.settings.redis_url, socket_timeout=self.settings.socket_timeout_s)
+                    self._pid = pid
+        return self._client
+
+    def read_raw(self) -> str:
+        return snapshot.read_raw(self.client(), self.keys)
+
+    def __call__(self) -> dict[str, Any]:
+        return json.loads(self.read_raw())
+
+    def try_read(self) -> dict[str, Any] | None:
+        try:
+            return self()
+        except (StoreUnavailable, SnapshotMissing) as exc:
+            log.warning("web.snapshot_unavailable", error=type(exc).__name__)
+            return None
+
+    def ping(self) -> bool:
+        try:
+            with translated("checking health"):
+                return bool(self.client().ping())
+        except StoreUnavailable:
+            return False
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """The wall for ``settings.profile``; settings default to ``Settings.from_env()``."""
+    settings = settings or Settings.from_env()
+    profile = load_profile(settings.profile)
+    source = SnapshotSource(settings, Keys(profile.city, settings.stream))
+    fc = geo.boundaries(profile)
+    missing = geo.check_join(profile, fc)
+    if missing:
+        log.warning("web.districts_without_boundary", districts=missing, source=profile.boundary.source)
+    geometry = geo.map_geometry(fc)
+    log.info("web.boundaries", city=profile.city, regions=len(fc["features"]), payload_bytes=geo.payload_bytes(fc))
+
+    app = dash.Dash("civicwall", assets_folder=str(ASSETS), title=profile.title, update_title=None,
+                    serve_locally=True)
+    app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry)
+    register(app, source, profile=profile, settings=settings, geometry=geometry)
+    _routes(app.server, source, profile.city)
+    return app
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    body = json.dumps({"error": code, "message": message}, ensure_ascii=False)
+    return Response(body, status=status, mimetype="application/json",
+                    headers={"Cache-Control": "no-store", "Retry-After": "2"})
+
+
+def _routes(server, source: SnapshotSource, city: str) -> None:
+    @server.get("/api/v1/snapshot")
+    def api_snapshot():
+        try:
+            raw = source.read_raw()
+        except StoreUnavailable as exc:
+            log.warning("web.api_store_unavailable", error=str(exc))
+            return _error(503, "store_unavailable", "the data store (Redis) is unreachable; retry shortly")
+        except SnapshotMissing:
+            return _error(503, "snapshot_missing",
+                          f"no snapshot yet for {city}: the aggregator has not published one")
+        return Response(raw, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    @server.get("/healthz")
+    def healthz():
+        # The worker is healthy even when Redis is not: the wall then shows its last picture.
+        body = {"status": "ok", "city": city, "worker": os.getpid(),
+                "redis": "ok" if source.ping() else "unavailable"}
+        return Response(json.dumps(body), mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    @server.after_request
+    def worker_header(response):
+        response.headers["X-Civicwall-Worker"] = str(os.getpid())
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response

@@ -1,0 +1,124 @@
+"""Save a 1920x1080 PNG of the wall with headless Chromium.
+
+    python scripts/screenshot.py [URL] [-o docs/screenshot-wall.png]
+    python scripts/screenshot.py --self-contained [-o ...]
+
+By default it only looks at a wall that is already being served (``make run``). With
+``--self-contained`` it starts its own embedded Redis, writes 30 hours of simulated history for the
+profile (Jiaozuo by default) with ``dashboard.feeds.simulate``, aggregates, serves the app on a free
+port in a thread, takes the picture and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
+         "--window-size=1920,1080", "--force-device-scale-factor=1")
+HEADLINE = "#wall-kpi-received"
+
+
+def capture(url: str, output: Path, timeout: float = 30.0) -> Path:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+        driver.get(url)
+        wait = WebDriverWait(driver, timeout)
+        wait.until(lambda d: d.execute_script(
+            "const e = document.querySelector(arguments[0]); return !!e && e.textContent.trim().length > 0;",
+            HEADLINE))
+        # Every graph has drawn its SVG and the fonts are in: the picture is complete.
+        wait.until(lambda d: d.execute_script(
+            "const g = document.querySelectorAll('.graph');"
+            "return g.length > 0 && [...g].every(x => x.querySelector('.main-svg'))"
+            " && document.fonts.status === 'loaded';"))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(output))
+    finally:
+        driver.quit()
+    return output
+
+
+def _backfill(client, profile, settings) -> str:
+    """Write 30 hours of simulated history (today and yesterday) with the demo feed, if present."""
+    try:
+        from dashboard.feeds.simulate import Simulator, run
+    except ImportError as exc:
+        return f"dashboard.feeds.simulate is not importable ({exc}); the wall is shown without data"
+    from dashboard.keys import Keys
+
+    stats = run(Simulator(profile, backfill_hours=30), client, Keys(profile.city, settings.stream),
+                threading.Event(), once=True)
+    return f"backfilled {stats.backfilled} simulated events ({stats.created} appeals)"
+
+
+@contextmanager
+def serve_self_contained(profile_name: str) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    from dashboard.aggregator import Aggregator
+    from dashboard.profiles import load_profile
+    from dashboard.settings import Settings
+    from dashboard.store import EmbeddedRedis, connect
+    from dashboard.web import create_app
+
+    with tempfile.TemporaryDirectory(prefix="civicwall-shot-") as tmp:
+        redis_server = EmbeddedRedis(Path(tmp), persist=False).start()
+        http = None
+        try:
+            settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name)
+            profile = load_profile(settings.profile)
+            client = connect(settings.redis_url)
+            print(_backfill(client, profile, settings), flush=True)
+            print(f"aggregated {Aggregator(client, profile, settings).run_until_idle()} entries", flush=True)
+            http = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
+            threading.Thread(target=http.serve_forever, daemon=True).start()
+            yield f"http://127.0.0.1:{http.server_port}/"
+        finally:
+            if http is not None:
+                http.shutdown()
+            redis_server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:8050/", help="wall to capture")
+    parser.add_argument("-o", "--output", default=str(ROOT / "docs" / "screenshot-wall.png"), help="PNG path")
+    parser.add_argument("--self-contained", action="store_true",
+                        help="start an embedded Redis and the app here instead of using a running wall")
+    parser.add_argument("--profile", default="jiaozuo", help="profile for --self-contained (default jiaozuo)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    if args.self_contained:
+        with serve_self_contained(args.profile) as url:
+            capture(url, output, args.timeout)
+    else:
+        capture(args.url, output, args.timeout)
+    print(f"saved {output} ({output.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The wall in headless Chromium (dash_duo), and its HTTP endpoints, against a real Redis.
+
+Run with ``pytest --headless``. The wall clock is pinned (replay mode, speed 0) at 12:00 today in
+the city, so "today", "same time yesterday" and "overdue now" do not depend on when the suite runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from dash.testing.wait import until
+
+from dashboard import clock
+from dashboard.aggregator import Aggregator
+from dashboard.keys import Keys
+from dashboard.store import EmbeddedRedis
+from dashboard.web import create_app
+from layouts import ids
+
+PHONE = "13812345678"
+TITLE = "<script>alert('x')</script>路灯不亮"
+TEXT = f"联系电话{PHONE} <img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_binary():
+    """dash_duo starts Chrome; Debian installs it as chromium."""
+    previous = os.environ.get("DASH_TEST_CHROMEPATH")
+    if previous is None and os.path.exists("/usr/bin/chromium"):
+        os.environ["DASH_TEST_CHROMEPATH"] = "/usr/bin/chromium"
+    yield
+    if previous is None:
+        os.environ.pop("DASH_TEST_CHROMEPATH", None)
+
+
+def _events(noon: datetime) -> list[dict]:
+    base = noon - timedelta(minutes=20)
+    y = noon - timedelta(days=1, minutes=1)
+
+    def ev(eid, etype, rid, ts, **extra):
+        return {"v": "1", "event_id": eid, "type": etype, "request_id": rid, "ts": ts.isoformat(), **extra}
+
+    return [
+        ev("e1", "created", "r1", base, channel="hotline", category="城市管理", district="解放",
+           title=TITLE, text=TEXT, deadline=(base + timedelta(hours=1)).isoformat()),
+        ev("e2", "responded", "r1", base + timedelta(minutes=4)),
+        ev("e3", "assigned", "r1", base + timedelta(minutes=5), unit="市城管局"),
+        ev("e4", "resolved", "r1", base + timedelta(minutes=12), text="已修复，回访电话13912345678"),
+        ev("e5", "rated", "r1", base + timedelta(minutes=15), satisfaction="满意"),
+        ev("e6", "created", "r2", base + timedelta(minutes=1), channel="web", category="教育", district="温县",
+           title="幼儿园招生", deadline=(base + timedelta(hours=2)).isoformat()),
+        ev("e7", "created", "r3", base + timedelta(minutes=2), channel="wechat", category="城市管理",
+           district="解放区", title="占道经营", deadline=(base + timedelta(hours=3)).isoformat()),
+        ev("e8", "rated", "r2", base + timedelta(minutes=9), satisfaction="2"),
+        ev("y1", "created", "y1", y, channel="hotline", category="农业农村", district="孟州",
+           title="蔬菜滞销", deadline=(y + timedelta(minutes=1)).isoformat()),
+    ]
+
+
+def _expected(events: list[dict], noon: datetime) -> dict[str, str]:
+    """Headline texts computed straight from the events: received = created today; resolution =
+    of those, resolved; on time = resolved today by the deadline; satisfied = rated 4-5 today."""
+    tz = noon.tzinfo
+    at = {e["event_id"]: datetime.fromisoformat(e["ts"]).astimezone(tz) for e in events}
+    created = {e["request_id"]: e for e in events if e["type"] == "created"}
+    resolved = {e["request_id"]: at[e["event_id"]] for e in events if e["type"] == "resolved"}
+    today = [r for r, e in created.items() if at[e["event_id"]].date() == noon.date()]
+    yday = [r for r, e in created.items() if at[e["event_id"]].date() == (noon - timedelta(days=1)).date()
+            and at[e["event_id"]].time() <= noon.time()]
+    still_open = [r for r in created if r not in resolved]
+    overdue = [r for r in still_open if datetime.fromisoformat(created[r]["deadline"]) < noon]
+    res_today = [r for r, t in resolved.items() if t.date() == noon.date()]
+    on_time = [r for r in res_today if resolved[r] <= datetime.fromisoformat(created[r]["deadline"])]
+    words = {"满意": 5}       # a documented satisfaction word; digits are the 1-5 score itself
+    ratings = [words.get(e["satisfaction"]) or int(e["satisfaction"])
+               for e in events if e["type"] == "rated" and at[e["event_id"]].date() == noon.date()]
+    resolved_of_today = [r for r in today if r in resolved]
+
+    def pct(num, den):
+        return f"{100 * num / den:.1f}%"
+
+    return {
+        ids.KPI_RECEIVED: str(len(today)),
+        ids.KPI_RECEIVED_SUB: f"昨日同时段 {len(yday)}",
+        ids.KPI_BACKLOG: str(len(still_open)),
+        ids.KPI_OVERDUE: str(len(overdue)),
+        ids.KPI_RESOLUTION: pct(len(resolved_of_today), len(today)),
+        ids.KPI_RESOLUTION_SUB: f"{len(resolved_of_today)} / {len(today)}",
+        ids.KPI_ON_TIME: pct(len(on_time), len(res_today)),
+        ids.KPI_SATISFACTION: pct(sum(1 for s in ratings if s >= 4), len(ratings)),
+        ids.KPI_SATISFACTION_SUB: f"{sum(1 for s in ratings if s >= 4)} / {len(ratings)}",
+    }
+
+
+def _load(client, profile, settings, noon: datetime) -> list[dict]:
+    keys = Keys(profile.city)
+    clock.set_replay(client, keys, noon.timestamp(), speed=0)
+    events = _events(noon)
+    for e in events:
+        client.xadd(keys.stream, e)
+    Aggregator(client, profile, settings).run_until_idle()
+    return events
+
+
+def _noon(profile) -> datetime:
+    return datetime.now(profile.tz).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def _quiesce(dash_duo) -> None:
+    """Stop the page polling and let requests in flight finish, so that the test server's
+    shutdown (which raises SystemExit in its threads) never lands inside one of them."""
+    dash_duo.driver.get("about:blank")
+    until(lambda: not any(t.is_alive() and "process_request_thread" in t.name for t in threading.enumerate()),
+          timeout=10)
+
+
+def _full_hd(dash_duo) -> None:
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+
+
+@pytest.mark.browser
+def test_wall_shows_live_figures_and_citizen_text_safely(dash_duo, client, settings, jiaozuo):
+    settings = settings.with_(profile="jiaozuo", refresh_ms=400)
+    noon = _noon(jiaozuo)
+    app = create_app(settings)
+    dash_duo.start_server(app)
+    _full_hd(dash_duo)
+    # Nothing in Redis yet: the wall says so instead of showing zeros.
+    dash_duo.wait_for_text_to_equal(f"#{ids.FRESHNESS}", "等待首批数据")
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", "—")
+
+    events = _load(client, jiaozuo, settings, noon)
+    for element_id, text in _expected(events, noon).items():       # arrives through the refresh callback
+        dash_duo.wait_for_text_to_equal(f"#{element_id}", text)
+    until(lambda: dash_duo.find_element(f"#{ids.REPLAY}").is_displayed(), timeout=10)
+    dash_duo.wait_for_text_to_equal(f"#{ids.CLOCK}", noon.strftime("%Y-%m-%d 12:00:00"))
+
+    rows = [r.get_attribute("textContent") for r in dash_duo.find_elements(f"#{ids.TICKER} .ticker-row")]
+    row = next(r for r in rows if "路灯不亮" in r)
+    assert TITLE in row and "<img src=x onerror=alert(1)>" in row
+    assert PHONE not in row and re.search(r"1\d\d\*+\d{2,4}", row)
+    assert dash_duo.find_elements(f"#{ids.TICKER} script, #{ids.TICKER} img, #{ids.CASES} img") == []
+    card = dash_duo.find_element(f"#{ids.CASES} .case").get_attribute("textContent")
+    assert "市城管局" in card and "13912345678" not in card
+
+    def map_labels():
+        return dash_duo.driver.execute_script(
+            "return [...document.querySelectorAll('#wall-map .annotation-text')].map(e => e.textContent)")
+    until(lambda: "解放区 2" in map_labels(), timeout=10)
+    dash_duo.select_dcc_dropdown(f"#{ids.MAP_CATEGORY}", value="教育")     # only r2, in 温县
+    until(lambda: "解放区 0" in map_labels() and "温县1" in map_labels(), timeout=10)
+
+    wall = dash_duo.driver.execute_script(
+        "const r = document.querySelector('.wall').getBoundingClientRect();"
+        "return [r.right, r.bottom, document.documentElement.scrollWidth, document.documentElement.scrollHeight];")
+    assert wall[0] <= 1920 and wall[1] <= 1080 and wall[2] <= 1920 and wall[3] <= 1080
+    assert dash_duo.get_logs() == []
+    _quiesce(dash_duo)
+
+
+@pytest.mark.browser
+def test_wall_keeps_its_picture_and_says_stale_when_redis_goes_away(dash_duo, tmp_path, jiaozuo, settings):
+    server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
+    try:
+        from dashboard.store import connect
+
+        own = settings.with_(redis_url=server.url, profile="jiaozuo", refresh_ms=400)
+        client = connect(server.url)
+        noon = _noon(jiaozuo)
+        events = _load(client, jiaozuo, own, noon)
+        built_at = json.loads(client.get(Keys(jiaozuo.city).snapshot))["built_at"]
+        client.close()
+        dash_duo.start_server(create_app(own))
+        expected = _expected(events, noon)
+        dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", expected[ids.KPI_RECEIVED])
+        server.stop()
+        since = datetime.fromtimestamp(built_at, jiaozuo.tz).strftime("%H:%M")
+        dash_duo.wait_for_text_to_equal(f"#{ids.FRESHNESS}", f"数据源不可达，画面停留在 {since}")
+        assert dash_duo.find_element(f"#{ids.KPI_RECEIVED}").text == expected[ids.KPI_RECEIVED]
+        assert "is-stale" in dash_duo.find_element(f"#{ids.FRESHNESS}").get_attribute("class")
+        assert dash_duo.get_logs() == []
+        _quiesce(dash_duo)
+    finally:
+        server.stop()
+
+
+def test_snapshot_api_serves_the_stored_json_as_is(client, settings, jiaozuo):
+    settings = settings.with_(profile="jiaozuo")
+    _load(client, jiaozuo, settings, _noon(jiaozuo))
+    stored = client.get(Keys(jiaozuo.city).snapshot).decode("utf-8")
+    response = create_app(settings).server.test_client().get("/api/v1/snapshot")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == stored
+    assert response.headers["X-Civicwall-Worker"] == str(os.getpid())
+
+
+def test_snapshot_api_without_redis_is_a_503_that_hides_the_url(settings):
+    from dashboard.store import free_port
+
+    url = f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0"
+    http = create_app(settings.with_(redis_url=url, profile="jiaozuo", socket_timeout_s=1.0, block_ms=100))
+    response = http.server.test_client().get("/api/v1/snapshot")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["error"] == "store_unavailable" and "unreachable" in body["message"]
+    assert "s3cret" not in response.get_data(as_text=True) and "127.0.0.1" not in response.get_data(as_text=True)
+    health = http.server.test_client().get("/healthz")
+    assert health.status_code == 200 and health.get_json()["redis"] == "unavailable"
+    assert health.headers["X-Civicwall-Worker"] == str(os.getpid())
+
+
+def test_snapshot_api_before_the_first_snapshot(client, settings):
+    response = create_app(settings.with_(profile="jiaozuo")).server.test_client().get("/api/v1/snapshot")
+    assert response.status_code == 503 and response.get_json()["error"] == "snapshot_missing"
