@@ -24,9 +24,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
-## make screenshot: regenerate docs/screenshot-wall.png with headless Chromium
+## make screenshot: regenerate docs/screenshot-wall.png (simulated Jiaozuo afternoon, headless Chromium)
 screenshot: $(STAMP)
-	$(BIN)/python scripts/screenshot.py
+	$(BIN)/python scripts/screenshot.py --self-contained --at 15:30
 
 clean:
 	rm -rf $(VENV) .run

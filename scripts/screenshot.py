@@ -60,21 +60,40 @@ def capture(url: str, output: Path, timeout: float = 30.0) -> Path:
     return output
 
 
-def _backfill(client, profile, settings) -> str:
-    """Write 30 hours of simulated history (today and yesterday) with the demo feed, if present."""
-    try:
-        from dashboard.feeds.simulate import Simulator, run
-    except ImportError as exc:
-        return f"dashboard.feeds.simulate is not importable ({exc}); the wall is shown without data"
+def _backfill(client, profile, settings, at: float | None) -> str:
+    """Write 30 hours of simulated history (today and yesterday) up to ``at`` (default: now).
+
+    With ``at`` the wall's clock is pinned there (replay mode), so the picture shows a busy
+    afternoon whatever the hour the script runs at.
+    """
+    from dashboard import clock
+    from dashboard.feeds.simulate import Simulator, run
     from dashboard.keys import Keys
 
-    stats = run(Simulator(profile, backfill_hours=30), client, Keys(profile.city, settings.stream),
-                threading.Event(), once=True)
+    keys = Keys(profile.city, settings.stream)
+    stats = run(Simulator(profile, backfill_hours=30, start=at), client, keys, threading.Event(), once=True)
+    if at is not None:
+        clock.set_replay(client, keys, at, speed=0)
     return f"backfilled {stats.backfilled} simulated events ({stats.created} appeals)"
 
 
+def _afternoon(profile_name: str, hhmm: str) -> float:
+    """The latest past HH:MM in the profile's time zone."""
+    from datetime import datetime, timedelta
+
+    from dashboard.profiles import load_profile
+
+    tz = load_profile(profile_name).tz
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    now = datetime.now(tz)
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at > now:
+        at -= timedelta(days=1)
+    return at.timestamp()
+
+
 @contextmanager
-def serve_self_contained(profile_name: str) -> Iterator[str]:
+def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     from dashboard.aggregator import Aggregator
@@ -90,7 +109,7 @@ def serve_self_contained(profile_name: str) -> Iterator[str]:
             settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name)
             profile = load_profile(settings.profile)
             client = connect(settings.redis_url)
-            print(_backfill(client, profile, settings), flush=True)
+            print(_backfill(client, profile, settings, at), flush=True)
             print(f"aggregated {Aggregator(client, profile, settings).run_until_idle()} entries", flush=True)
             http = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
             threading.Thread(target=http.serve_forever, daemon=True).start()
@@ -108,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--self-contained", action="store_true",
                         help="start an embedded Redis and the app here instead of using a running wall")
     parser.add_argument("--profile", default="jiaozuo", help="profile for --self-contained (default jiaozuo)")
+    parser.add_argument("--at", metavar="HH:MM",
+                        help="with --self-contained: pin the wall's clock to the latest past HH:MM in the city")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
     args = parser.parse_args(argv)
     output = Path(args.output)
     if args.self_contained:
-        with serve_self_contained(args.profile) as url:
+        at = _afternoon(args.profile, args.at) if args.at else None
+        with serve_self_contained(args.profile, at) as url:
             capture(url, output, args.timeout)
     else:
         capture(args.url, output, args.timeout)
