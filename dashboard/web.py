@@ -58,7 +58,10 @@ class SnapshotSource:
         if self._client is None or self._pid != pid:
             with self._lock:
                 if self._client is None or self._pid != pid:
-                    self._client = connect(self.settings.redis_url, socket_timeout=self.settings.socket_timeout_s)
+                    # A screen refresh must not hang on an unreachable host: short timeouts, no retries
+                    # (the next tick is the retry), so the wall can say "stale" within one interval.
+                    self._client = connect(self.settings.redis_url, retries=0,
+                                           socket_timeout=min(self.settings.socket_timeout_s, 2.0))
                     self._pid = pid
         return self._client
 

@@ -150,11 +150,15 @@ def ticker_rows(snapshot: dict[str, Any] | None, s: dict[str, str]) -> list:
     rows = (snapshot or {}).get("ticker", [])
     if not rows:
         return [html.Div(s["no_appeals"], className="empty")]
+    today = (snapshot or {}).get("today", "")
     out = []
     for r in rows:
         words = " — ".join(part for part in (r.get("title", ""), r.get("text", "")) if part)
+        created = r.get("created", "")
+        # Before today, show the date too, so that just after midnight yesterday's rows are not misread.
+        when = created[11:16] if created[:10] == today else created[5:10]
         out.append(html.Div(className="ticker-row" + (" is-resolved" if r.get("resolved") else ""), children=[
-            html.Span(r.get("created", "")[11:16], className="t-time"),
+            html.Span(when, className="t-time"),
             html.Span(r.get("channel") or "—", className="t-channel"),
             html.Span(r.get("district") or "—", className="t-district"),
             html.Span(r.get("category") or "—", className="t-category"),

@@ -34,9 +34,9 @@ def gunicorn(redis_url, client, nyc, settings):
     deadline = time.monotonic() + 60
     while True:
         try:
-            if requests.get(base + "/healthz", timeout=2).ok:
+            if requests.get(base + "/healthz", timeout=10).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or still booting its workers
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
