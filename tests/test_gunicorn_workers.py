@@ -32,19 +32,20 @@ def gunicorn(redis_url, client, nyc, settings):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(base + "/healthz", timeout=10).ok:
-                break
-        except requests.RequestException:  # not up yet, or still booting its workers
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=10).ok:
+                    break
+            except requests.RequestException:  # not up yet, or still booting its workers
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_both_workers_return_the_same_snapshot(gunicorn):
