@@ -40,7 +40,8 @@ def gunicorn(redis_url, client, nyc, settings):
             except requests.RequestException:  # not up yet, or still booting its workers
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+                proc.kill()
+                pytest.fail("gunicorn did not start: " + proc.communicate()[1].decode()[-2000:])
             time.sleep(0.1)
         yield base
     finally:
