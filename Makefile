@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot clean
+.PHONY: run test test-fast screenshot bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-fast: $(STAMP)
 ## make screenshot: regenerate docs/screenshot-wall.png (simulated Jiaozuo afternoon, headless Chromium)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --at 15:30
+
+## make bench: serving cost against history size (prints figures and ratios)
+bench: $(STAMP)
+	$(BIN)/python bench/serve_cost.py
 
 clean:
 	rm -rf $(VENV) .run

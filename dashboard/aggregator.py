@@ -29,6 +29,7 @@ from .store import TRANSIENT, translated
 
 log = structlog.get_logger("civicwall.aggregator")
 APPLY_LUA = (Path(__file__).parent / "apply.lua").read_text(encoding="utf-8")
+DEAD_LETTER_VALUE_BYTES = 8192
 
 
 @dataclass
@@ -99,13 +100,17 @@ class Aggregator:
         for eid, rej, raw in rejects:
             args += [eid, rej.reason, rej.detail or rej.reason, len(raw)]
             for k, v in raw.items():
-                args += [k, v]
+                # The dead letter keeps enough of each value to see what was wrong, not 10 MB of it.
+                args += [k, v[:DEAD_LETTER_VALUE_BYTES] if isinstance(v, (bytes, str)) else v]
             result.reasons[rej.reason] += 1
         with translated("applying a batch"):
             applied, dups, unchanged, nrej, acked = self._apply(
                 keys=[self.keys.stream, self.keys.deadletter], args=args)
         result.applied, result.duplicates, result.unchanged = applied, dups, unchanged
         result.rejected, result.acked = nrej, acked
+        if result.reasons:
+            log.info("aggregator.rejected", entries=nrej, reasons=dict(result.reasons),
+                     deadletter=self.keys.deadletter)
         return result
 
     # -- reading ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Mapping
 
+from .masking import mask_text
 from .profiles import Profile, normalise_name
 
 CONTRACT_VERSION = "1"
@@ -167,6 +168,12 @@ class Validator:
             if len(value) > MAX_LABEL_CHARS:
                 value = value[:MAX_LABEL_CHARS]
                 event.repairs.append(f"truncated:{name}")
+            # Labels are counted and shown as they are, on every screen: personal data in one is
+            # masked here, once, so no aggregate ever holds it.
+            masked = mask_text(value)
+            if masked != value:
+                value = masked
+                event.repairs.append(f"masked:{name}")
             if value:
                 out[{"category": "cat", "channel": "ch"}.get(name, name)] = value
         if "ch" in out:

@@ -90,8 +90,9 @@ def map_style(geom: MapGeometry, snapshot: dict[str, Any] | None, category: str 
     values = [counts.get(d, 0) for d in geom.ids]
     top = max(values, default=0)
     fills = [Theme.ZERO_FILL if v == 0 else sample_colorscale(Theme.SEQUENTIAL, [v / top])[0] for v in values]
+    shown = [str(v) if snapshot else "—" for v in values]   # no data is not zero
     labels = [f"{esc(name)} <b>{v}</b>" if callout else f"{esc(name)}<br><b>{v}</b>"
-              for name, v, callout in zip(geom.names, values, geom.callouts)]
+              for name, v, callout in zip(geom.names, shown, geom.callouts)]
     inks = [Theme.TEXT if callout else ink_for(fill) for fill, callout in zip(fills, geom.callouts)]
     unknown = (snapshot or {}).get("unknown_district_today", 0) if category == ALL else 0
     note = esc(strings(language)["unknown_district"].format(n=unknown)) if unknown else ""

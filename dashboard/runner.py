@@ -1,8 +1,11 @@
-"""``civicwall run``: everything the demo needs, started and stopped together.
+"""``civicwall run``: everything the demo needs, started, watched and stopped together.
 
-Starts a real redis-server (embedded, unless REDIS_URL names one), one aggregator, the profile's
-demo feed and gunicorn serving the wall. Ctrl-C (or SIGTERM) stops every process it started.
-If any of them exits on its own, the others are stopped too, so nothing is left half-running.
+Starts a real redis-server (embedded, unless REDIS_URL names one), one aggregator, the demo feed and
+gunicorn serving the wall. The aggregator, the feed and the embedded Redis are restarted if they
+die (the aggregator resumes from the consumer group, the feed's events are idempotent); if the web
+server dies, everything stops. Ctrl-C, SIGTERM or SIGHUP (the terminal closing) stop every process
+it started, and the children are also tied to this process's life, so even a SIGKILL of
+``civicwall run`` leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,66 +21,95 @@ from pathlib import Path
 from .errors import CivicwallError
 from .profiles import load_profile
 from .settings import Settings
-from .store import EmbeddedRedis, redact_url
+from .store import EmbeddedRedis, connect, die_with_parent, port_is_free, redact_url, translated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_PORT = 6390   # preferred, so the URL stays the same between runs; any free port if taken
+RESTART_LIMIT = 5      # restarts of one process within RESTART_WINDOW_S before giving up
+RESTART_WINDOW_S = 60
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--feed", choices=["simulate", "none"], default="simulate",
-                        help="demo feed to start (default: simulate a live day for the profile)")
+    parser.add_argument("--feed", choices=["simulate", "none"],
+                        help="demo feed to start (env CIVICWALL_FEED; default simulate)")
     parser.add_argument("--speed", default="1", help="speed of the simulated day (1 = real time)")
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / f"{name}.log", "ab")
-    print(f"  starting {name}: logs in {log_dir / (name + '.log')}", flush=True)
-    return subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+class Child:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path, restart: bool):
+        self.name, self.argv, self.env, self.restart = name, argv, env, restart
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.starts: list[float] = []
 
+    def start(self) -> None:
+        self.starts = [t for t in self.starts if time.monotonic() - t < RESTART_WINDOW_S] + [time.monotonic()]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=die_with_parent)
 
-def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
+    def exited(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def may_restart(self) -> bool:
+        return self.restart and len(self.starts) < RESTART_LIMIT
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-    deadline = time.monotonic() + 10
-    for proc in procs.values():
+
+    def wait(self, deadline: float) -> None:
+        if not self.proc:
+            return
         try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_http(url: str, web: Child, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise CivicwallError("the web server exited while starting; see its log")
+        if web.exited() is not None:
+            raise CivicwallError(f"the web server exited while starting; see {web.log_path}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass
         time.sleep(0.2)
-    raise CivicwallError(f"the web server did not answer on {url} within {timeout:.0f} s")
+    raise CivicwallError(f"the web server did not answer on {url} within {timeout:.0f} s; see {web.log_path}")
+
+
+def _check_redis(url: str, settings: Settings) -> None:
+    client = connect(url, socket_timeout=settings.socket_timeout_s, retries=0)
+    try:
+        with translated("checking the server at start-up"):
+            client.ping()
+    finally:
+        client.close()
 
 
 def main(args, settings: Settings) -> int:
     profile = load_profile(settings.profile)
+    feed = args.feed or settings.feed
+    if not port_is_free(settings.port, settings.host):
+        raise CivicwallError(f"port {settings.port} on {settings.host} is already in use; "
+                             "stop what uses it or choose another with CIVICWALL_PORT")
     data_dir = Path(settings.data_dir).resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     embedded = None
-    env = dict(os.environ)
-    env["CIVICWALL_PROFILE"] = settings.profile
+    env = dict(os.environ, CIVICWALL_PROFILE=settings.profile)
     if settings.redis_url:
         url = settings.redis_url
+        _check_redis(url, settings)
         print(f"civicwall: using Redis at {redact_url(url)}")
     else:
         embedded = EmbeddedRedis(data_dir / "redis", port=EMBEDDED_PORT).start()
@@ -85,40 +117,54 @@ def main(args, settings: Settings) -> int:
         print(f"civicwall: started embedded redis-server (files in {data_dir / 'redis'});\n"
               f"  other commands reach it with REDIS_URL={url}")
     env["REDIS_URL"] = url
-    bin_dir = Path(sys.executable).parent
-    civicwall = [sys.executable, "-m", "dashboard.cli"]
-    procs: dict[str, subprocess.Popen] = {}
-    stopping = False
+    cli = [sys.executable, "-m", "dashboard.cli"]
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(settings.workers),
+                "--bind", f"{settings.host}:{settings.port}", "--chdir", str(PROJECT_ROOT),
+                "--timeout", "60", "app:server"]
+    children = [Child("aggregator", cli + ["aggregate"], env, log_dir, restart=True)]
+    if feed == "simulate":
+        children.append(Child("feed", cli + ["simulate", "--speed", str(args.speed)], env, log_dir, restart=True))
+    web = Child("web", gunicorn, env, log_dir, restart=False)
+    children.append(web)
 
-    def on_signal(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stopping = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    status = 0
     try:
-        procs["aggregator"] = _spawn("aggregator", civicwall + ["aggregate"], env, log_dir)
-        if args.feed == "simulate":
-            procs["feed"] = _spawn("feed", civicwall + ["simulate", "--speed", str(args.speed)], env, log_dir)
-        bind = f"{settings.host}:{settings.port}"
-        procs["web"] = _spawn("web", [str(bin_dir / "gunicorn"), "--workers", str(settings.workers),
-                                      "--bind", bind, "--chdir", str(PROJECT_ROOT), "--timeout", "60",
-                                      "app:server"], env, log_dir)
+        for child in children:
+            print(f"  starting {child.name}: log in {child.log_path}", flush=True)
+            child.start()
         base = f"http://{settings.host}:{settings.port}"
-        _wait_http(base + "/healthz", procs["web"])
+        _wait_http(base + "/healthz", web)
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n  (Ctrl-C stops everything)\n", flush=True)
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"civicwall: {name} exited with code {proc.returncode}; stopping the rest "
-                          f"(see {log_dir / (name + '.log')})", file=sys.stderr)
-                    stopping = True
+            if embedded and embedded.process and embedded.process.poll() is not None:
+                print("civicwall: the embedded redis-server died; restarting it", file=sys.stderr, flush=True)
+                embedded.start()
+            for child in children:
+                code = child.exited()
+                if code is None:
+                    continue
+                if child.may_restart():
+                    print(f"civicwall: {child.name} exited with code {code}; restarting it "
+                          f"(see {child.log_path})", file=sys.stderr, flush=True)
+                    child.start()
+                else:
+                    print(f"civicwall: {child.name} exited with code {code}; stopping everything "
+                          f"(see {child.log_path})", file=sys.stderr, flush=True)
+                    stopping.append(None)
+                    status = 1
                     break
             time.sleep(0.3)
     finally:
         print("civicwall: stopping…", flush=True)
-        _stop(procs)
+        for child in children:
+            child.stop()
+        deadline = time.monotonic() + 10
+        for child in children:
+            child.wait(deadline)
         if embedded:
             embedded.stop()
         print("civicwall: stopped", flush=True)
-    return 0
+    return status

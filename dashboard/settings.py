@@ -37,6 +37,7 @@ class Settings:
     port: int = field(default=8050, metadata={"doc": "Port the web server binds (make run)"})
     workers: int = field(default=2, metadata={"doc": "gunicorn workers started by make run"})
     data_dir: str = field(default=".run", metadata={"doc": "Where make run keeps the embedded Redis files and logs"})
+    feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
 
     def __post_init__(self) -> None:
         checks = [
@@ -53,6 +54,13 @@ class Settings:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ConfigError(f"{_env_name(name)} must be between {low} and {high}, got {value}")
+        if self.feed not in {"simulate", "none"}:
+            raise ConfigError(f"CIVICWALL_FEED must be simulate or none, got {self.feed!r}")
+        if self.stale_after_s * 1000 < 3 * self.snapshot_ms:
+            raise ConfigError(
+                f"CIVICWALL_STALE_AFTER_S ({self.stale_after_s} s) must be at least three snapshot intervals "
+                f"(CIVICWALL_SNAPSHOT_MS = {self.snapshot_ms} ms), or healthy screens would flap to 'delayed'"
+            )
         if self.socket_timeout_s * 1000 <= self.block_ms:
             raise ConfigError(
                 f"CIVICWALL_SOCKET_TIMEOUT_S ({self.socket_timeout_s}) must be longer than "

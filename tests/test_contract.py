@@ -129,3 +129,10 @@ def test_ids_with_surrounding_spaces_or_control_chars_are_rejected(v):
 def test_a_deadline_may_lie_in_the_future_but_not_absurdly_far(v):
     assert v.validate(entry(deadline="2024-06-26T01:00:00-04:00")).fields["dl"] > NOW + 86400 * 25
     assert v.validate(entry(deadline="2026-06-26T01:00:00-04:00")).reason == "deadline_too_far"
+
+
+def test_personal_data_in_labels_is_masked_on_the_way_in(v):
+    out = v.validate(entry(category="咨询13812348888", channel="微信13812340000", unit="张师傅 13912345678"))
+    assert "13812348888" not in out.fields["cat"] and "13812340000" not in out.fields["ch"]
+    assert "13912345678" not in out.fields["unit"]
+    assert {"masked:category", "masked:channel", "masked:unit"} <= set(out.repairs)

@@ -63,3 +63,66 @@ def test_run_serves_the_wall_and_sigint_stops_every_process(tmp_path):
     assert proc.returncode == 0
     assert processes_mentioning(str(data_dir)) == []
     assert processes_mentioning(f"127.0.0.1:{port}") == []
+
+
+def healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.RequestException:
+        return False
+
+
+def wait_until(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    data_dir = tmp_path / "run-data"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
+    env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(data_dir), "CIVICWALL_FEED": "none"}
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def aggregators():
+        return [p for p in processes_mentioning(str(data_dir))
+                if b"aggregate" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+    first = wait_until(aggregators)
+    os.kill(first[0], signal.SIGKILL)
+    wait_until(lambda: [p for p in aggregators() if p not in first])   # a new one took its place
+    wait_until(lambda: healthy(f"http://127.0.0.1:{port}/healthz"))
+    proc.kill()                                                        # SIGKILL: no clean-up code runs
+    proc.wait()
+    wait_until(lambda: processes_mentioning(str(data_dir)) == [])
+
+
+def test_run_refuses_a_port_that_is_in_use(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
+        env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(tmp_path)}
+        proc = subprocess.run([sys.executable, "-m", "dashboard.cli", "run"], env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
+
+
+def test_run_reports_an_unreachable_redis_url(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
+    env |= {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "CIVICWALL_PORT": str(free_port()),
+            "CIVICWALL_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "dashboard.cli", "run"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Redis unavailable while checking the server at start-up" in proc.stderr
