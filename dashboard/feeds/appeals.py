@@ -101,7 +101,7 @@ class AppealModel:
         out = {"channel": channel, "category": category, "district": district}
         templates = [t for t in bank.TEMPLATES if t.category == category] if self.rich else []
         if not templates:
-            return out | {"title": f"{category} · {district}", "text": f"A {category.lower()} request.",
+            return out | {"title": f"{category} · {district}", "text": f"Simulated request: {category}.",
                           "unit": f"{category} office"}
         month = self.local(created).month
         tpl = rng.choice([t for t in templates if not t.months or month in t.months] or templates)
