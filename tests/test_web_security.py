@@ -1,0 +1,38 @@
+"""Security headers on every response, and error bodies that reveal no secret."""
+
+import pytest
+
+from dashboard.settings import Settings
+from dashboard.store import free_port
+from dashboard.web import create_app
+
+
+@pytest.fixture
+def web(redis_url):
+    return create_app(Settings(redis_url=redis_url, profile="nyc")).server.test_client()
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/snapshot", "/healthz", "/api/v1/nope", "/assets/wall.css"])
+def test_every_response_carries_the_security_headers(web, client, path):
+    r = web.get(path)
+    csp = r.headers["Content-Security-Policy"]
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_unknown_api_paths_are_json_404s(web, client):
+    r = web.get("/api/v1/deadletter")
+    assert r.status_code == 404 and r.json["error"] == "not_found"
+
+
+def test_an_unreachable_redis_with_a_password_is_reported_without_it():
+    url = f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0"
+    web = create_app(Settings(redis_url=url, profile="nyc")).server.test_client()
+    r = web.get("/api/v1/snapshot")
+    assert r.status_code == 503 and r.json["error"] == "store_unavailable"
+    assert b"s3cret" not in r.data and b"127.0.0.1" not in r.data
+    assert b"s3cret" not in web.get("/").data
