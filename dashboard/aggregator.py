@@ -84,8 +84,9 @@ class Aggregator:
         repairs: Counter = Counter()
         for entry_id, raw in entries:
             eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            if raw is None:
-                # The entry was trimmed from the stream before it was processed: its body is gone.
+            if not raw:
+                # The entry was trimmed from the stream before it was processed: its body is gone
+                # (Redis returns nil, redis-py an empty dict; XADD cannot write an entry without fields).
                 rejects.append((eid, Rejection("entry_trimmed", "the stream was trimmed past this pending entry"), {}))
                 continue
             outcome = self.validator.validate(raw)
@@ -155,7 +156,10 @@ class Aggregator:
                         return total
                     raise
             start, entries = reply[0], reply[1]
-            # Redis >= 7 also returns ids whose bodies were trimmed away; they are already unpended.
+            # Redis >= 7 also returns the ids whose bodies were trimmed away (and drops them from the
+            # pending list): count them as lost rather than letting them vanish.
+            if len(reply) > 2 and reply[2]:
+                entries = list(entries) + [(i, None) for i in reply[2]]
             if entries:
                 self.process(entries)
                 total += len(entries)

