@@ -41,9 +41,9 @@ Masked
    18/19/20yymmdd, 3 digits, a digit or X) or the legacy 15 digits (region, yymmdd, 3 digits);
    spaces or dashes between the 6-8-4 groups allowed. First 6 kept, then the last 4 (18-character
    form) or 3 (15-digit form): ``41080219900101123X`` → ``410802********123X``.
-7. Chinese mobile numbers: 1[3-9] and 9 more digits, optionally split 3-4-4 by spaces or dashes and
-   optionally after +86 / 0086 / 86 / (+86): first 3 and last 4 kept (``138****5678``,
-   ``+86 138****5678``).
+7. Chinese mobile numbers: 1[3-9] and 9 more digits, optionally split 3-4-4 by spaces, dashes,
+   dots or slashes or written ``(138)12345678``, and optionally after +86 /
+   0086 / 86 / (+86): first 3 and last 4 kept (``138****5678``, ``+86 138****5678``).
 8. Chinese landlines: an area code 0xx(x) followed by a separator or in parentheses, then a 7-8 digit
    local number (``0391-1234567``, ``(0391)12345678``, ``010 1234 5678``), the same after +86 / 0086
    (leading 0 optional), or an unseparated 10-12 digit run starting with 0 (area code length from the
@@ -52,7 +52,9 @@ Masked
 9. North American numbers: an area code [2-9]xx in parentheses or followed by a space, dot or dash,
    a 3-digit exchange and a 4-digit line, optionally after +1 / 1: country and area code kept, last 2
    kept: ``(212) 555-0134`` → ``(212) ***-**34``, ``+1 212 555 0134`` → ``+1 212 *** **34``.
-10. SSNs written 3-2-4 with dashes: ``123-45-6789`` → ``***-**-6789``.
+10. SSNs written 3-2-4 with dashes: ``123-45-6789`` → ``***-**-6789``. A bare run of ten digits
+    shaped like a North American number (area code and exchange starting 2-9, ``2125551234``) is
+    masked like rule 9 (``212*****34``).
 11. Any other number right after a phone label (电话, 手机, 座机, 固话, 号码, 联系方式, 微信, QQ, 传真,
     tel, telephone, phone, mobile, cell, fax, call, contact, WhatsApp, WeChat; optional 号码/号/no./
     number/#, then an optional ``:`` / ``#`` / 是 / 为): when it has 7-15 digits, all but the last 2
@@ -195,7 +197,7 @@ def _mask_id(m: re.Match[str]) -> str:
 
 
 def _mask_mobile(m: re.Match[str]) -> str:
-    return _star(m.group(), _digits_through(m, "first3"), 4)
+    return _star(m.group(), _digits_through(m, "first3", "first3b"), 4)
 
 
 def _mask_landline(m: re.Match[str]) -> str:
@@ -277,7 +279,8 @@ _rule(rf"""{_NB}(?:(?P<id18>[1-8][0-9]{{5}}[ -]?
                     (?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[0-9]{{3}}[0-9Xx])
           |[1-8][0-9]{{7}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{{3}}){_NA}""", _mask_id)
 _rule(rf"""(?:(?:\+|{_NB}00|{_NB})86[ -]?|\(\+?86\)[ ]?|{_NB})
-          (?P<first3>1[3-9][0-9])[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_NA}""", _mask_mobile)
+          (?:(?P<first3>1[3-9][0-9])|\((?P<first3b>1[3-9][0-9])\))
+          [ ./-]?[0-9]{{4}}[ ./-]?[0-9]{{4}}{_NA}""", _mask_mobile)
 _rule(rf"""(?:(?:\+|{_NB}00)86[ -]?
              (?:\(0?(?P<area>[1-9][0-9]{{1,2}})\)[ -]?|0?(?P<area2>[1-9][0-9]{{1,2}})[ -])
           |{_NB}\((?P<area3>0[1-9][0-9]{{1,2}})\)[ -]?
@@ -288,6 +291,8 @@ _rule(rf"""(?:\+1[ .-]?|{_NB}1[ .-]?|{_NB})
           (?:\((?P<area>[2-9][0-9]{{2}})\)[ ]?[0-9]{{3}}[ .-]?|(?P<area2>[2-9][0-9]{{2}})[ .-][0-9]{{3}}[ .-])
           [0-9]{{4}}{_NA}""", _mask_nanp)
 _rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num")
+# A bare ten-digit run shaped like a North American number (area and exchange both start 2-9).
+_rule(rf"{_NB}(?P<area>[2-9][0-9]{{2}})[2-9][0-9]{{6}}{_NA}", _mask_nanp)
 _rule(r"""(?:联系方式|(?:联系|办公|家庭|移动)?(?:电话|手机|座机|固话|号码)(?:号码|号)?|微信号?|(?i:qq)(?:号码|号)?|传真
           |(?i:(?<![a-z])(?:telephone|tel|phone|mobile|cell(?:phone)?|fax|call|contact|whatsapp|wechat)
                (?:[ ]?(?:no\.?|number|\#))?(?![a-z])))"""
