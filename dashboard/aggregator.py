@@ -64,8 +64,12 @@ class Aggregator:
     # -- group management --------------------------------------------------------------------
 
     def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) if missing; an existing group is kept."""
+        """Create the consumer group (and the stream) if missing; an existing group is kept.
+
+        Also records when this Redis's state began, so screens can tell that a Redis which came
+        back empty is counting afresh (``pipeline.state_since``)."""
         with translated("creating the consumer group"):
+            self.client.hsetnx(self.keys.meta, "state_since", time.time())
             try:
                 self.client.xgroup_create(self.keys.stream, self.group, id="0", mkstream=True)
                 log.info("aggregator.group_created", stream=self.keys.stream, group=self.group)

@@ -174,6 +174,7 @@ def build(client: redis.Redis, keys: Keys, profile: Profile, real_now: float | N
             "repaired": _ints(repaired),
             "pending": pending,
             "awaiting_creation": orphans,
+            "state_since": float(meta[b"state_since"]) if meta.get(b"state_since") else None,
             "aggregators_alive": beats_alive,
         },
     }

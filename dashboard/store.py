@@ -75,6 +75,10 @@ def translated(action: str) -> Iterator[None]:
         yield
     except TRANSIENT as exc:
         raise StoreUnavailable(f"Redis unavailable while {action}: {type(exc).__name__}: {_redact(str(exc))}") from exc
+    except redis.exceptions.ResponseError as exc:
+        if "DB index is out of range" in str(exc):   # raised when the connection selects the db
+            raise ConfigError(f"the database number in REDIS_URL does not exist on that server ({exc})") from None
+        raise
 
 
 def _redact(text: str) -> str:
@@ -160,8 +164,11 @@ class EmbeddedRedis:
             "--bind", "127.0.0.1",
             "--dir", str(self.directory.resolve()),
             "--dbfilename", "civicwall.rdb",
+            # With persistence, an append-only file synced every second: a killed server comes back
+            # with everything but the last second, not with the last RDB snapshot's state.
             "--save", "60 1000 300 1" if self.persist else "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persist else "no",
+            "--appendfsync", "everysec",
             "--protected-mode", "yes",
             "--logfile", "redis.log",
         ]

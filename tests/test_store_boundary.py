@@ -55,3 +55,10 @@ def test_dead_letter_keeps_only_the_start_of_a_huge_value(client, nyc, settings)
     [(_, dead)] = client.xrange(keys.deadletter)
     assert dead[b"reason"] == b"field_too_large:text"
     assert len(dead[b"f:text"]) == DEAD_LETTER_VALUE_BYTES
+
+
+def test_a_missing_database_number_is_a_configuration_error(redis_url):
+    base = redis_url.rsplit("/", 1)[0]
+    client = connect(f"{base}/99", retries=0)
+    with pytest.raises(ConfigError, match="database number"), translated("pinging"):
+        client.ping()
