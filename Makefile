@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench clean
+.PHONY: run test test-fast screenshot bench bench-screens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ screenshot: $(STAMP)
 ## make bench: serving cost against history size (prints figures and ratios)
 bench: $(STAMP)
 	$(BIN)/python bench/serve_cost.py
+
+## make bench-screens: 200 wall screens against gunicorn while 100 events/s arrive (60 s)
+bench-screens: $(STAMP)
+	$(BIN)/python bench/screens_load.py
 
 clean:
 	rm -rf $(VENV) .run

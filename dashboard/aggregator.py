@@ -188,7 +188,9 @@ class Aggregator:
 
     def maybe_snapshot(self, force: bool = False) -> None:
         now = time.monotonic()
-        min_gap = 0.2 if force else self.settings.snapshot_ms / 1000
+        # After new events, publish within half a second at most; screens then rebuild their panels
+        # at most twice a second whatever the event rate.
+        min_gap = min(0.5, self.settings.snapshot_ms / 1000) if force else self.settings.snapshot_ms / 1000
         if now - self._last_snapshot < min_gap:
             return
         self._last_snapshot = now

@@ -4,6 +4,7 @@ and the page layout it updates."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -98,10 +99,29 @@ def test_unchanged_snapshot_updates_only_the_status(run):
 
 def test_new_snapshot_or_new_category_redraws(run):
     first = run(Scripted(SNAPSHOT))
-    newer = dict(SNAPSHOT, built_at=BUILT + 1)
-    assert run(Scripted(newer), previous=first[STATUS])[(ids.KPI_RECEIVED, "children")] == "12"
+    newer = copy.deepcopy(SNAPSHOT) | {"built_at": BUILT + 1}
+    newer["headline"]["received_today"] = 13
+    newer["hourly"]["today"] = [h + 1 for h in SNAPSHOT["hourly"]["today"]]
+    out = run(Scripted(newer), previous=first[STATUS])
+    assert out[(ids.KPI_RECEIVED, "children")] == "13"
     picked = run(Scripted(SNAPSHOT), category="城市管理", previous=first[STATUS])
     assert isinstance(picked[MAP], Patch) and picked[STATUS]["category"] == "城市管理"
+
+
+def test_a_new_snapshot_sends_only_what_this_screen_does_not_have(run):
+    first = run(Scripted(SNAPSHOT))
+    newer = copy.deepcopy(SNAPSHOT) | {"built_at": BUILT + 2}   # each build has its own built_at
+    newer["hourly"]["today"] = [h + 1 for h in SNAPSHOT["hourly"]["today"]]
+    out = run(Scripted(newer), previous=first[STATUS])
+    assert out[(ids.KPI_RECEIVED, "children")] is no_update          # same text as already shown
+    assert out[(ids.GAUGE_RESPONSE, "figure")] is no_update
+    hourly = out[(ids.HOURLY, "figure")]
+    assert isinstance(hourly, Patch)                                   # traces only, layout kept
+    assert "layout" not in json.dumps(hourly.to_plotly_json())
+    assert isinstance(out[MAP], Patch)
+    # a screen that has nothing yet (a reload) gets everything
+    fresh = run(Scripted(newer), previous=None)
+    assert fresh[(ids.KPI_RECEIVED, "children")] == "12" and isinstance(fresh[(ids.HOURLY, "figure")], dict)
 
 
 def test_store_unavailable_keeps_the_picture_and_says_since_when(run):
