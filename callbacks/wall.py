@@ -84,7 +84,7 @@ def compute(source: Source, profile: Profile, settings: Settings, geometry: MapG
     same_view = bool(previous) and previous.get("category") == category
     if same_view and previous.get("built_at") == status["built_at"]:
         return {**unchanged, (ids.STATUS, "data"): {**status, "prints": previous.get("prints", {})}}
-    rendered, prints = _rendered(snapshot, profile, geometry, category)
+    rendered, prints = _rendered(snapshot, profile, geometry, category, source)
     shown = previous.get("prints", {}) if same_view else {}
     status["prints"] = prints
     return {(ids.STATUS, "data"): status, **{o: _delta(v, prints.get(_name(o)), shown.get(_name(o)))
@@ -120,26 +120,44 @@ _RENDERED_MAX = 16
 
 
 def _rendered(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | None,
-              category: str) -> tuple[dict[tuple[str, str], Any], dict[str, Any]]:
-    """Panels for one snapshot version, built once per worker process and shared by every screen it
-    serves: building the figures costs tens of milliseconds, sending a built one almost nothing."""
+              category: str, source: Any = None) -> tuple[dict[tuple[str, str], Any], dict[str, Any]]:
+    """Panels for one snapshot version as plain JSON, with a fingerprint of each.
+
+    Building the figures costs tens of milliseconds, so each version is built once: a worker keeps
+    the last few versions in memory, and the first worker to build a version shares it with the
+    others through ``source.shared_get/shared_set`` (Redis) when the source offers them. The map is
+    always a small Patch and is computed locally."""
     key = (profile.city, snapshot.get("built_at"), category)
     hit = _RENDERED.get(key)
-    if hit is None:
-        outputs = {o: (v.to_dict() if isinstance(v, BaseFigure) else v)
-                   for o, v in panels(snapshot, profile, geometry, category).items()}
-        prints = {}
-        for o, v in outputs.items():
+    if hit is not None:
+        return hit
+    name = f"{snapshot.get('built_at')!r}:{category}"
+    shared = source.shared_get(name) if hasattr(source, "shared_get") else None
+    if shared is not None:
+        stored = json.loads(shared)
+        outputs = {tuple(k.rsplit(".", 1)): v for k, v in stored["outputs"].items()}
+        prints = stored["prints"]
+    else:
+        outputs, prints = {}, {}
+        for o, v in panels(snapshot, profile, geometry, category).items():
             if isinstance(v, Patch) or v is no_update:
-                continue                     # already a minimal update: always sent
+                continue
+            # Plain JSON from here on: serialising it again for each screen is then a fast json.dumps.
+            plain = json.loads(json.dumps(v.to_dict() if isinstance(v, BaseFigure) else v, cls=PlotlyJSONEncoder))
+            outputs[o] = plain
             if o[1] == "figure":
-                prints[_name(o)] = {"data": _fingerprint(v["data"]), "layout": _fingerprint(v["layout"])}
+                prints[_name(o)] = {"data": _fingerprint(plain["data"]), "layout": _fingerprint(plain["layout"])}
             else:
-                prints[_name(o)] = _fingerprint(v)
-        hit = (outputs, prints)
-        _RENDERED[key] = hit
-        while len(_RENDERED) > _RENDERED_MAX:
-            _RENDERED.popitem(last=False)
+                prints[_name(o)] = _fingerprint(plain)
+        if hasattr(source, "shared_set"):
+            source.shared_set(name, json.dumps({"outputs": {_name(o): v for o, v in outputs.items()},
+                                                "prints": prints}, ensure_ascii=False))
+    outputs[(ids.MAP, "figure")] = (map_patch(geometry, snapshot, category, profile.language)
+                                    if geometry and geometry.ids else no_update)
+    hit = (outputs, prints)
+    _RENDERED[key] = hit
+    while len(_RENDERED) > _RENDERED_MAX:
+        _RENDERED.popitem(last=False)
     return hit
 
 

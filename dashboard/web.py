@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
 
 import dash
+import plotly.io.json
 import structlog
 from flask import Response
 
@@ -41,9 +43,12 @@ class SnapshotSource:
     its workers would inherit, and a lock held during the fork cannot deadlock the child.
     """
 
+    REUSE_S = 0.25
+
     def __init__(self, settings: Settings, keys: Keys):
         self.settings = settings
         self.keys = keys
+        self._parsed: tuple[float, dict[str, Any]] | None = None
         self._client = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -51,7 +56,7 @@ class SnapshotSource:
         os.register_at_fork(after_in_child=lambda: (s := ref()) and s._reset())
 
     def _reset(self) -> None:
-        self._client, self._pid, self._lock = None, 0, threading.Lock()
+        self._client, self._pid, self._lock, self._parsed = None, 0, threading.Lock(), None
 
     def client(self):
         pid = os.getpid()
@@ -69,7 +74,15 @@ class SnapshotSource:
         return snapshot.read_raw(self.client(), self.keys)
 
     def __call__(self) -> dict[str, Any]:
-        return json.loads(self.read_raw())
+        """The parsed snapshot. Refreshes from many screens within REUSE_S share one read and one
+        parse per worker: the aggregator publishes at most twice a second anyway."""
+        now = time.monotonic()
+        cached = self._parsed
+        if cached is not None and now - cached[0] < self.REUSE_S:
+            return cached[1]
+        parsed = json.loads(self.read_raw())
+        self._parsed = (now, parsed)
+        return parsed
 
     def try_read(self) -> dict[str, Any] | None:
         try:
@@ -77,6 +90,23 @@ class SnapshotSource:
         except (StoreUnavailable, SnapshotMissing) as exc:
             log.warning("web.snapshot_unavailable", error=type(exc).__name__)
             return None
+
+    # A small cache shared by all workers: the panels of one snapshot version are built by the first
+    # worker that needs them and read by the others. Failures only cost a rebuild.
+    def shared_get(self, name: str) -> str | None:
+        try:
+            with translated("reading the render cache"):
+                raw = self.client().get(self.keys.prefix + "render:" + name)
+        except StoreUnavailable:
+            return None
+        return raw.decode("utf-8") if raw is not None else None
+
+    def shared_set(self, name: str, value: str, ttl_s: int = 60) -> None:
+        try:
+            with translated("writing the render cache"):
+                self.client().set(self.keys.prefix + "render:" + name, value, ex=ttl_s)
+        except StoreUnavailable:
+            pass
 
     def ping(self) -> bool:
         try:
@@ -88,6 +118,9 @@ class SnapshotSource:
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The wall for ``settings.profile``; settings default to ``Settings.from_env()``."""
+    # Callback answers are plain JSON already (see callbacks/wall.py); Plotly's "orjson" engine would
+    # walk every value in Python before encoding, the standard json engine encodes them in C.
+    plotly.io.json.config.default_engine = "json"
     settings = settings or Settings.from_env()
     profile = load_profile(settings.profile)
     source = SnapshotSource(settings, Keys(profile.city, settings.stream))
