@@ -10,7 +10,6 @@ error count and the throughput. Run: `make bench-screens` (defaults: 200 screens
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics

@@ -38,6 +38,17 @@ def redis_url(request, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def chromium_binary():
+    """dash_duo starts Chrome; Debian installs it as chromium."""
+    previous = os.environ.get("DASH_TEST_CHROMEPATH")
+    if previous is None and os.path.exists("/usr/bin/chromium"):
+        os.environ["DASH_TEST_CHROMEPATH"] = "/usr/bin/chromium"
+    yield
+    if previous is None:
+        os.environ.pop("DASH_TEST_CHROMEPATH", None)
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     """No test inherits the shell's civicwall configuration."""

@@ -4,7 +4,6 @@ documented, the aggregator keeps going, and hostile text reaches the page only a
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -85,16 +84,6 @@ def test_no_personal_number_from_the_corpus_reaches_the_public_snapshot(client, 
     for secret in ("13812345678", "13812348888", "410802199001011234"):
         assert secret not in public
     assert "１３８１２３４５６７８" not in public
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium_binary():
-    previous = os.environ.get("DASH_TEST_CHROMEPATH")
-    if previous is None and os.path.exists("/usr/bin/chromium"):
-        os.environ["DASH_TEST_CHROMEPATH"] = "/usr/bin/chromium"
-    yield
-    if previous is None:
-        os.environ.pop("DASH_TEST_CHROMEPATH", None)
 
 
 @pytest.mark.browser

@@ -27,17 +27,6 @@ TITLE = "<script>alert('x')</script>路灯不亮"
 TEXT = f"联系电话{PHONE} <img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def chromium_binary():
-    """dash_duo starts Chrome; Debian installs it as chromium."""
-    previous = os.environ.get("DASH_TEST_CHROMEPATH")
-    if previous is None and os.path.exists("/usr/bin/chromium"):
-        os.environ["DASH_TEST_CHROMEPATH"] = "/usr/bin/chromium"
-    yield
-    if previous is None:
-        os.environ.pop("DASH_TEST_CHROMEPATH", None)
-
-
 def _events(noon: datetime) -> list[dict]:
     base = noon - timedelta(minutes=20)
     y = noon - timedelta(days=1, minutes=1)
