@@ -59,7 +59,6 @@ class Aggregator:
         self._apply = client.register_script(APPLY_LUA)
         self._last_snapshot = 0.0
         self._last_claim = 0.0
-        self._backlog_checked = False
 
     # -- group management --------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ embedded server and can point it at another), otherwise an embedded redis-server
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,21 @@ def require_file(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"test data missing: {path} (the suite reads ../shared/data next to the project)")
     return path
+
+
+def wait_until(condition, timeout: float = 120, what: str = "condition", interval: float = 0.05):
+    """Poll ``condition`` until it returns something true (errors count as "not yet": a server may be
+    restarting) and return that value; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def xadd_all(client: redis.Redis, stream: str, entries: list[dict]) -> None:

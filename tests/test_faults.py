@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -24,7 +23,7 @@ from dashboard.keys import Keys
 from dashboard.settings import Settings
 from dashboard.store import EmbeddedRedis, connect
 
-from .conftest import NYC_CSV, require_file
+from .conftest import NYC_CSV, require_file, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 VOLATILE = {"built_at", "pipeline"}
@@ -76,19 +75,6 @@ def start_aggregator(url: str, consumer: str, **env_extra) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for(condition, timeout: float = 120, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:   # the server may be restarting; keep asking
-            value = None
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def applied(client, nyc) -> int:
     return int(client.hget(Keys(nyc.city).meta, "applied") or 0)
 
@@ -118,12 +104,12 @@ def test_sigkill_at_random_points_neither_loses_nor_double_counts(server, events
     for kill in range(5):
         proc = start_aggregator(server.url, "worker")
         target = applied(client, nyc) + rng.randrange(50, total // 6)
-        wait_for(lambda: applied(client, nyc) >= target, what=f"progress before kill {kill}")
+        wait_until(lambda: applied(client, nyc) >= target, what=f"progress before kill {kill}")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert not caught_up(client, nyc), "the kills came too late to test anything"
     proc = start_aggregator(server.url, "worker")
-    wait_for(lambda: caught_up(client, nyc), what="the restarted aggregator to catch up")
+    wait_until(lambda: caught_up(client, nyc), what="the restarted aggregator to catch up")
     stop(proc)
     assert figures(client, nyc) == clean
 
@@ -139,7 +125,7 @@ def test_every_event_twice_and_shuffled_within_a_window(server, events, clean, n
     xadd_all(client, Keys(nyc.city).stream, doubled)
     pin_clock(client, nyc, events)
     a, b = start_aggregator(server.url, "a"), start_aggregator(server.url, "b")   # two sharing the stream
-    wait_for(lambda: caught_up(client, nyc), what="both aggregators to catch up")
+    wait_until(lambda: caught_up(client, nyc), what="both aggregators to catch up")
     stop(a), stop(b)
     assert figures(client, nyc) == clean
     assert int(client.hget(Keys(nyc.city).meta, "duplicates")) == len(events)
@@ -150,11 +136,11 @@ def test_redis_restarting_with_its_data_mid_run(server, events, clean, nyc):
     xadd_all(client, Keys(nyc.city).stream, events)
     pin_clock(client, nyc, events)
     proc = start_aggregator(server.url, "worker")
-    wait_for(lambda: applied(client, nyc) > len(events) // 4, what="progress")
+    wait_until(lambda: applied(client, nyc) > len(events) // 4, what="progress")
     client.shutdown(save=True)          # saves an RDB, then the process exits
     server.process.wait()
     server.start()                      # same port, same files
-    wait_for(lambda: caught_up(client, nyc), what="the aggregator to reconnect and catch up")
+    wait_until(lambda: caught_up(client, nyc), what="the aggregator to reconnect and catch up")
     stop(proc)
     assert figures(client, nyc) == clean
 
@@ -164,9 +150,9 @@ def test_redis_paused_longer_than_the_socket_timeout(server, events, clean, nyc)
     xadd_all(client, Keys(nyc.city).stream, events)
     pin_clock(client, nyc, events)
     proc = start_aggregator(server.url, "worker", CIVICWALL_SOCKET_TIMEOUT_S="1.5")
-    wait_for(lambda: applied(client, nyc) > len(events) // 4, what="progress")
+    wait_until(lambda: applied(client, nyc) > len(events) // 4, what="progress")
     client.execute_command("CLIENT", "PAUSE", 4000, "ALL")   # 4 s > the aggregator's 1.5 s timeout
-    wait_for(lambda: caught_up(client, nyc), what="the aggregator to outlast the pause")
+    wait_until(lambda: caught_up(client, nyc), what="the aggregator to outlast the pause")
     assert proc.poll() is None, "the aggregator exited during the pause"
     stop(proc)
     assert figures(client, nyc) == clean
@@ -181,7 +167,7 @@ def test_redis_coming_back_empty_counts_only_what_arrives_afterwards(tmp_path, e
         first, later = events[: len(events) // 2], events[len(events) // 2:]
         xadd_all(client, Keys(nyc.city).stream, first)
         proc = start_aggregator(srv.url, "worker")
-        wait_for(lambda: caught_up(client, nyc), what="the first half")
+        wait_until(lambda: caught_up(client, nyc), what="the first half")
         srv.stop()
         srv.start()
         # Empty: nothing of the first half survived (the aggregator may already have recreated its group).
@@ -189,7 +175,7 @@ def test_redis_coming_back_empty_counts_only_what_arrives_afterwards(tmp_path, e
         assert client.xlen(Keys(nyc.city).stream) == 0
         xadd_all(client, Keys(nyc.city).stream, later)
         pin_clock(client, nyc, later)
-        wait_for(lambda: caught_up(client, nyc), what="the aggregator to recreate its group")
+        wait_until(lambda: caught_up(client, nyc), what="the aggregator to recreate its group")
         assert proc.poll() is None
         stop(proc)
         received = figures(client, nyc)["all_time"]["received"]

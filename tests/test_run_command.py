@@ -12,6 +12,8 @@ import requests
 
 from dashboard.store import free_port
 
+from .conftest import wait_until
+
 pytestmark = pytest.mark.slow
 
 
@@ -70,16 +72,6 @@ def healthy(url: str) -> bool:
         return requests.get(url, timeout=5).ok
     except requests.RequestException:
         return False
-
-
-def wait_until(condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(tmp_path):
