@@ -1,23 +1,28 @@
 """Many wall screens against gunicorn while events arrive: response times and errors.
 
 Starts an embedded Redis, a simulated Jiaozuo history, one `civicwall aggregate`, a feeder writing
-EVENTS_PER_S events per second, and gunicorn; then SCREENS virtual screens each send the wall's refresh
-callback exactly as the browser does (same payload, carrying the status the previous answer gave it),
-every CIVICWALL_REFRESH_MS, with random phases. Prints p50/p95/p99 of the server's answer time, the
-error count and the throughput. Run: `make bench-screens` (defaults: 200 screens, 60 s, 100 events/s).
+EVENTS_PER_S events per second, and gunicorn; then SCREENS virtual screens each ask the wall feed exactly
+as the browser does (carrying the fingerprints the previous answer gave them), every
+CIVICWALL_REFRESH_MS, with random phases. Prints p50/p95/p99 of the round trip a screen sees and of
+the time spent in the web worker, answer sizes, CPU per process, the error count and the throughput. Run: `make bench-screens` (defaults: 200 screens, 60 s, 100 events/s).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gzip
+import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
@@ -30,36 +35,6 @@ from dashboard.feeds.simulate import Simulator, run  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect, free_port  # noqa: E402
-
-
-def find(node, component_id):
-    if isinstance(node, dict):
-        props = node.get("props", {})
-        if props.get("id") == component_id:
-            return props
-        for value in props.values():
-            hit = find(value, component_id)
-            if hit:
-                return hit
-    elif isinstance(node, list):
-        for item in node:
-            hit = find(item, component_id)
-            if hit:
-                return hit
-    return None
-
-
-def refresh_callback(base: str):
-    deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
-    layout = requests.get(base + "/_dash-layout", timeout=30).json()
-    cb = next(c for c in deps if any(i["id"] == "wall-refresh" for i in c["inputs"]))
-    outputs = []
-    for part in cb["output"].strip(".").split("..."):
-        cid, _, prop = part.rpartition(".")
-        outputs.append({"id": cid, "property": prop})
-    values = {(i["id"], i["property"]): (find(layout, i["id"]) or {}).get(i["property"])
-              for i in cb["inputs"] + cb["state"]}
-    return cb, outputs, values
 
 
 def feeder(client, keys, rate: float, stop: threading.Event, profile) -> None:
@@ -81,36 +56,112 @@ def feeder(client, keys, rate: float, stop: threading.Event, profile) -> None:
         stop.wait(0.05)
 
 
-def screen(base, cb, outputs, values, refresh_s, stop, results, errors, seed):
+class Connection:
+    """One screen's HTTP/1.1 connection, kept open between refreshes as a browser keeps it, and opened
+    again when the server closes it. asyncio keeps hundreds of screens cheap, so the load generator
+    does not distort the timing (its own lateness is measured and printed too)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader = self.writer = None
+
+    async def get(self, path: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port), timeout)
+            try:
+                return await asyncio.wait_for(self._exchange(path), timeout)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                self.close()
+                raise
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        if "content-length" not in headers:
+            raise ValueError("the wall feed is expected to send a Content-Length")
+        body = await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(lines[0].split()[1]), headers, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def screen(port, refresh_s, stop_at, stats, seed):
+    """One wall screen, polling the wall feed as assets/wall.js does: the fingerprints it was last
+    sent go back with each request, so it receives only the panels it does not have."""
     rng = random.Random(seed)
-    session = requests.Session()
-    state = dict(values)
-    n = 0
-    stop.wait(rng.uniform(0, refresh_s))
-    while not stop.is_set():
-        n += 1
-        body = {"output": cb["output"], "outputs": outputs,
-                "inputs": [{**i, "value": n if i["property"] == "n_intervals" else state[(i["id"], i["property"])]}
-                           for i in cb["inputs"]],
-                "changedPropIds": ["wall-refresh.n_intervals"],
-                "state": [{**s, "value": state[(s["id"], s["property"])]} for s in cb["state"]]}
+    have = ""
+    conn = Connection(port)
+    await asyncio.sleep(rng.uniform(0, refresh_s))
+    while time.monotonic() < stop_at:
         t = time.perf_counter()
         try:
-            r = session.post(base + "/_dash-update-component", json=body, timeout=10)
+            query = urllib.parse.urlencode({"category": "__all__", "have": have})
+            code, headers, body = await conn.get("/api/v1/wall?" + query, 10)
             elapsed = (time.perf_counter() - t) * 1000
-            if r.status_code == 200:
-                results.append(elapsed)
-                reply = r.json().get("response", {})
-                status = reply.get("wall-status", {}).get("data")
-                if status is not None:
-                    state[("wall-status", "data")] = status
-            elif r.status_code == 204:      # no update at all
-                results.append(elapsed)
+            data = gzip.decompress(body) if headers.get("content-encoding") == "gzip" else body
+            answer = json.loads(data) if code == 200 else {}
+            if code == 200 and "status" in answer:
+                stats["round_trip"].append(elapsed)
+                stats["server"].append(float(headers["server-timing"].split("dur=")[1]))
+                stats["bytes"].append(len(body))
+                stats["panels"].append(len(answer["panels"]))
+                have = answer["prints"] or have
             else:
-                errors.append(r.status_code)
-        except requests.RequestException as exc:
-            errors.append(type(exc).__name__)
-        stop.wait(max(0.0, refresh_s - (time.perf_counter() - t)))
+                stats["errors"].append(code if code != 200 else answer.get("error", "no status"))
+        except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            stats["errors"].append(type(exc).__name__)
+        await asyncio.sleep(max(0.0, refresh_s - (time.perf_counter() - t)))
+    conn.close()
+
+
+async def loop_lag(stop_at, lags):
+    """How late this script's own event loop wakes up: a round trip can be no more exact than that."""
+    while time.monotonic() < stop_at:
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append((time.perf_counter() - t - 0.01) * 1000)
+
+
+async def screens(port, count, refresh_s, seconds):
+    stats = {"round_trip": [], "server": [], "bytes": [], "panels": [], "errors": [], "lag": []}
+    stop_at = time.monotonic() + seconds
+    await asyncio.gather(loop_lag(stop_at, stats["lag"]),
+                         *(screen(port, refresh_s, stop_at, stats, i) for i in range(count)))
+    return stats
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process and its live children (gunicorn's workers)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        return 0.0
+    return total + sum(cpu_seconds(k) for k in kids)
+
+
+def cpu_now(groups: dict[str, int]) -> dict[str, float]:
+    out = {name: cpu_seconds(pid) for name, pid in groups.items()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["screens + feeder (this script)"] = usage.ru_utime + usage.ru_stime
+    return out
 
 
 def pct(values, q):
@@ -122,8 +173,11 @@ def main() -> int:
     parser.add_argument("--screens", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--events-per-s", type=float, default=100)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--refresh-ms", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gthread: the project's gunicorn.conf.py; sync: gunicorn's default, for comparison")
     args = parser.parse_args()
     profile = load_profile("jiaozuo")
     procs = []
@@ -135,14 +189,16 @@ def main() -> int:
             keys = Keys(profile.city)
             run(Simulator(profile, backfill_hours=30), client, keys, threading.Event(), once=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
-            env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": "jiaozuo", "CIVICWALL_REFRESH_MS": str(args.refresh_ms)}
+            env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": "jiaozuo", "CIVICWALL_REFRESH_MS": str(args.refresh_ms),
+                    "CIVICWALL_THREADS": str(args.threads)}
             procs.append(subprocess.Popen([sys.executable, "-m", "dashboard.cli", "aggregate"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             port = free_port()
-            procs.append(subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers",
-                                           str(args.workers), "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-                                           "app:server"], env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
+            gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(args.workers),
+                        "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "app:server"]
+            gunicorn[1:1] = (["--config", str(ROOT / "gunicorn.conf.py")] if args.worker_class == "gthread"
+                             else ["--worker-class", "sync"])
+            procs.append(subprocess.Popen(gunicorn, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:
@@ -154,21 +210,15 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("the wall did not come up")
                 time.sleep(0.2)
-            cb, outputs, values = refresh_callback(base)
             threading.Thread(target=feeder, args=(client, keys, args.events_per_s, stop, profile), daemon=True).start()
-            results, errors = [], []
-            threads = [threading.Thread(target=screen, daemon=True,
-                                        args=(base, cb, outputs, values, args.refresh_ms / 1000, stop,
-                                              results, errors, i)) for i in range(args.screens)]
             applied_before = int(client.hget(keys.meta, "applied") or 0)
+            groups = {"gunicorn workers": procs[1].pid, "aggregator": procs[0].pid, "redis": srv.process.pid}
+            cpu_before = cpu_now(groups)
             started = time.monotonic()
-            for t in threads:
-                t.start()
-            stop.wait(args.seconds)
+            stats = asyncio.run(screens(port, args.screens, args.refresh_ms / 1000, args.seconds))
             stop.set()
-            for t in threads:
-                t.join(timeout=15)
             elapsed = time.monotonic() - started
+            cpu_after = cpu_now(groups)
             applied = int(client.hget(keys.meta, "applied") or 0) - applied_before
         finally:
             stop.set()
@@ -177,12 +227,24 @@ def main() -> int:
             for p in procs:
                 p.wait(timeout=20)
             srv.stop()
-    print(f"screens {args.screens}, refresh {args.refresh_ms} ms, gunicorn workers {args.workers}, "
+    print(f"screens {args.screens}, refresh {args.refresh_ms} ms, gunicorn workers {args.workers} "
+          f"({args.worker_class}{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}), "
           f"events {args.events_per_s:.0f}/s for {elapsed:.0f} s (applied {applied / elapsed:.0f}/s)")
-    print(f"refreshes answered: {len(results)} ({len(results) / elapsed:.1f}/s; "
+    results, errors, sizes = stats["round_trip"], stats["errors"], stats["bytes"]
+    print(f"refreshes answered: {len(results)} ({len(results) / args.seconds:.1f}/s; "
           f"expected {args.screens / (args.refresh_ms / 1000):.1f}/s)")
-    print(f"server answer time: p50 {pct(results, 50):.1f} ms, p95 {pct(results, 95):.1f} ms, "
+    print(f"round trip as a screen sees it: p50 {pct(results, 50):.1f} ms, p95 {pct(results, 95):.1f} ms, "
           f"p99 {pct(results, 99):.1f} ms, max {max(results):.1f} ms")
+    print(f"lateness of the load generator's own loop: p50 {pct(stats['lag'], 50):.1f} ms, "
+          f"p95 {pct(stats['lag'], 95):.1f} ms (a floor under the round trips above)")
+    server = stats["server"]
+    print(f"time in the web worker (Server-Timing): p50 {pct(server, 50):.2f} ms, p95 {pct(server, 95):.2f} ms, "
+          f"p99 {pct(server, 99):.2f} ms, max {max(server):.2f} ms")
+    print(f"answer size on the wire: median {statistics.median(sizes) / 1024:.1f} KiB, "
+          f"mean {statistics.fmean(sizes) / 1024:.1f} KiB, max {max(sizes) / 1024:.1f} KiB; "
+          f"panels per answer: mean {statistics.fmean(stats['panels']):.1f}")
+    print("CPU used, share of one core: " + ", ".join(
+        f"{name} {(cpu_after[name] - cpu_before[name]) / elapsed * 100:.0f} %" for name in cpu_after))
     print(f"errors: {len(errors)} {sorted(set(map(str, errors)))}")
     return 0 if not errors else 1
 

@@ -1,20 +1,35 @@
-"""Wall callbacks: one timer feeds one server callback that reads the snapshot once and updates
-every panel; a client-side callback ticks the clock and the "N s ago" text every second.
+"""How wall screens stay current.
 
-``refresh`` stays a plain function (``register`` returns it) so tests can call it directly.
+A screen does not run a Dash server callback per refresh. Its timer fires a client-side function
+(``assets/wall.js``) that fetches ``GET /api/v1/wall?category=…&have=…`` and applies the answer with
+``dash_clientside.set_props``. The answer carries only the panels this screen does not have yet:
+the screen sends back the fingerprints of what it was last sent (``have``), and the server names
+each panel's current fingerprint in the same order.
+
+Why not a Dash callback: Dash's per-callback dispatch and answer encoding cost about 20 ms of CPU
+each, so 200 screens polling every 2 s saturated two cores (docs/performance.md). Here each version
+of the panels is rendered once (shared between workers through Redis), each distinct answer is
+encoded once per worker, and a refresh is a dictionary lookup plus a short string join.
+
+Panels are named ``<component id>.<property>``; figures are split into ``….figure.data`` and
+``….figure.layout`` so that a screen whose figure layout is unchanged receives only the traces, and
+the map is ``wall-map.style`` (fills, labels, footnote), because its outlines never change after the
+page has loaded.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from plotly.basedatatypes import BaseFigure
+from dash import ClientsideFunction, Input, Output, State
+from flask import Response, request
 from plotly.utils import PlotlyJSONEncoder
-from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 
 from dashboard import figures
 from dashboard.errors import SnapshotMissing, StoreUnavailable
@@ -24,169 +39,200 @@ from dashboard.i18n import strings
 from dashboard.profiles import Profile
 from dashboard.settings import Settings
 from layouts import ids
-from layouts.wall import case_cards, category_options, headline_texts, make_status, stale_status, ticker_rows
+from layouts.wall import case_cards, category_options, headline_texts, make_status, ticker_rows
 
 Source = Callable[[], dict[str, Any]]   # returns the snapshot or raises StoreUnavailable / SnapshotMissing
 
-OUTPUTS: tuple[tuple[str, str], ...] = (
-    (ids.STATUS, "data"),
-    *((i, "children") for i in ids.HEADLINES),
-    (ids.GAUGE_RESPONSE, "figure"),
-    (ids.GAUGE_ON_TIME, "figure"),
-    (ids.MAP, "figure"),
-    (ids.MAP_CATEGORY, "options"),
-    (ids.RANKING, "figure"),
-    (ids.CHANNELS, "figure"),
-    (ids.HOURLY, "figure"),
-    (ids.TICKER, "children"),
-    (ids.CASES, "children"),
+FEED_PATH = "/api/v1/wall"
+MAP_STYLE = f"{ids.MAP}.style"
+
+# Every panel a screen can receive, in the order their fingerprints travel.
+PANELS: tuple[str, ...] = (
+    *(f"{i}.children" for i in ids.HEADLINES),
+    f"{ids.GAUGE_RESPONSE}.figure.data", f"{ids.GAUGE_RESPONSE}.figure.layout",
+    f"{ids.GAUGE_ON_TIME}.figure.data", f"{ids.GAUGE_ON_TIME}.figure.layout",
+    MAP_STYLE,
+    f"{ids.MAP_CATEGORY}.options",
+    f"{ids.RANKING}.figure.data", f"{ids.RANKING}.figure.layout",
+    f"{ids.CHANNELS}.figure.data", f"{ids.CHANNELS}.figure.layout",
+    f"{ids.HOURLY}.figure.data", f"{ids.HOURLY}.figure.layout",
+    f"{ids.TICKER}.children",
+    f"{ids.CASES}.children",
 )
+MAX_CATEGORY_CHARS = 200
+MAX_HAVE_CHARS = 20 * len(PANELS)
 
 
 def register(app, source: Source, *, profile: Profile, settings: Settings,
-             geometry: MapGeometry | None = None) -> Callable[..., tuple]:
-    def refresh(n_intervals, category, status):
-        result = compute(source, profile, settings, geometry, category, status)
-        return tuple(result[o] for o in OUTPUTS)
+             geometry: MapGeometry | None = None) -> "WallFeed":
+    """Serve the feed and wire the browser side: the refresh timer and the one-second clock."""
+    feed = WallFeed(source, profile, settings, geometry)
 
-    app.callback([Output(i, p) for i, p in OUTPUTS],
-                 Input(ids.REFRESH, "n_intervals"), Input(ids.MAP_CATEGORY, "value"),
-                 State(ids.STATUS, "data"))(refresh)
+    @app.server.get(FEED_PATH)
+    def wall_feed():
+        started = time.perf_counter()
+        category = request.args.get("category", ALL)[:MAX_CATEGORY_CHARS]
+        have = request.args.get("have", "")
+        code, body = feed.answer(category, have if len(have) <= MAX_HAVE_CHARS else "")
+        data = body.encode("utf-8")
+        headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+        if len(data) > 1024 and "gzip" in request.headers.get("Accept-Encoding", ""):
+            # Component trees and figure JSON shrink five- to tenfold; level 1 costs well under 1 ms.
+            data = gzip.compress(data, compresslevel=1, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        # The time this answer took here, for the browser's network panel and bench/screens_load.py.
+        headers["Server-Timing"] = f"wall;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return Response(data, status=code, mimetype="application/json", headers=headers)
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="civicwall", function_name="refresh"),
+        Input(ids.REFRESH, "n_intervals"), Input(ids.MAP_CATEGORY, "value"),
+        State(ids.STATUS, "data"), State(ids.CONFIG, "data"), *(State(g, "figure") for g in ids.GRAPHS),
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="civicwall", function_name="tick"),
         Output(ids.CLOCK, "children"), Output(ids.FRESHNESS, "children"), Output(ids.FRESHNESS, "className"),
         Output(ids.REPLAY, "style"),
         Input(ids.TICK, "n_intervals"), Input(ids.STATUS, "data"), State(ids.CONFIG, "data"),
     )
-    return refresh
+    return feed
 
 
-def compute(source: Source, profile: Profile, settings: Settings, geometry: MapGeometry | None,
-            category: str | None, previous: dict[str, Any] | None,
-            now: float | None = None) -> dict[tuple[str, str], Any]:
-    """Every output of one refresh, keyed by (component id, property)."""
-    now = time.time() if now is None else now
-    category = category or ALL
-    unchanged = {o: no_update for o in OUTPUTS}
-    tz = profile.timezone
-    try:
-        snapshot = source()
-    except StoreUnavailable:
-        return {**unchanged, (ids.STATUS, "data"): stale_status(previous, tz, now)}
-    except SnapshotMissing:
-        if previous and previous.get("built_at") is not None:
-            status = {**stale_status(previous, tz, now), "state": "delayed"}
-        else:
-            status = make_status(None, category, tz, settings.stale_after_s, now)
-        return {**unchanged, (ids.STATUS, "data"): status}
+class WallFeed:
+    """Answers screens' refreshes. ``answer`` is the whole server side of one refresh."""
 
-    status = make_status(snapshot, category, tz, settings.stale_after_s, now)
-    same_view = bool(previous) and previous.get("category") == category
-    if same_view and previous.get("built_at") == status["built_at"]:
-        return {**unchanged, (ids.STATUS, "data"): {**status, "prints": previous.get("prints", {})}}
-    rendered, prints = _rendered(snapshot, profile, geometry, category, source)
-    shown = previous.get("prints", {}) if same_view else {}
-    status["prints"] = prints
-    return {(ids.STATUS, "data"): status, **{o: _delta(v, prints.get(_name(o)), shown.get(_name(o)))
-                                             for o, v in rendered.items()}}
+    RENDERED_MAX = 16      # panel versions kept per worker
+    ANSWERS_MAX = 256      # encoded (version, have) answers kept per worker
+
+    def __init__(self, source: Source, profile: Profile, settings: Settings, geometry: MapGeometry | None):
+        self.source = source
+        self.profile = profile
+        self.settings = settings
+        self.geometry = geometry if geometry is not None and len(geometry.ids) > 0 else None
+        self._rendered: OrderedDict[tuple, tuple[dict[str, str], list[str]]] = OrderedDict()
+        self._answers: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(self, category: str, have: str = "", now: float | None = None) -> tuple[int, str]:
+        """(HTTP status, JSON body) for a screen showing ``category`` that holds the panels ``have``
+        names. When the store is unreachable the answer is only an error code."""
+        now = time.time() if now is None else now
+        category = category or ALL
+        tz = self.profile.timezone
+        try:
+            snapshot = self.source()
+        except StoreUnavailable:
+            # A 200 that says so: the screen keeps its picture and marks it stale, and a wall that
+            # polls through a long outage does not fill its browser console with failed requests.
+            return 200, json.dumps({"error": "store_unavailable",
+                                    "message": "the data store (Redis) is unreachable; retry shortly"})
+        except SnapshotMissing:
+            status = make_status(None, category, tz, self.settings.stale_after_s, now)
+            return 200, _join(status, '"panels":{},"prints":""')
+        if category != ALL and category not in _categories(self.profile, snapshot):
+            # Each view is rendered and kept, so only the views the wall offers are served.
+            return 400, json.dumps({"error": "unknown_category",
+                                    "message": "category is not one this wall shows"}, ensure_ascii=False)
+        status = make_status(snapshot, category, tz, self.settings.stale_after_s, now)
+        key = (snapshot.get("built_at"), category, have)
+        with self._lock:
+            part = self._answers.get(key)
+        if part is None:
+            encoded, prints = self.rendered(snapshot, category)
+            shown = have.split(".") if have else []
+            if len(shown) != len(prints):
+                shown = [""] * len(prints)
+            changed = [(name, encoded[name]) for name, now_print, old in zip(PANELS, prints, shown)
+                       if now_print and now_print != old]
+            panels = ",".join(f"{json.dumps(name)}:{value}" for name, value in changed)
+            part = f'"panels":{{{panels}}},"prints":"{".".join(prints)}"'
+            with self._lock:
+                self._answers[key] = part
+                while len(self._answers) > self.ANSWERS_MAX:
+                    self._answers.popitem(last=False)
+        return 200, _join(status, part)
+
+    def rendered(self, snapshot: dict[str, Any], category: str) -> tuple[dict[str, str], list[str]]:
+        """Every panel of one snapshot version, encoded as JSON, with its fingerprint in PANELS
+        order ('' for a panel this wall does not have, such as a map without boundaries).
+
+        Building figures costs tens of milliseconds, so a version is built once: a worker keeps the
+        last few, and the first worker to build one shares it with the others through
+        ``source.shared_get/shared_set`` (Redis) when the source offers them."""
+        key = (snapshot.get("built_at"), category)
+        with self._lock:
+            hit = self._rendered.get(key)
+        if hit is not None:
+            return hit
+        name = f"{snapshot.get('built_at')!r}:{category}"
+        shared = self.source.shared_get(name) if hasattr(self.source, "shared_get") else None
+        hit = _parse_shared(shared) if shared else None
+        if hit is None:
+            encoded = {k: json.dumps(v, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder)
+                       for k, v in panels(snapshot, self.profile, self.geometry, category).items()}
+            prints = [_fingerprint(encoded[p]) if p in encoded else "" for p in PANELS]
+            hit = (encoded, prints)
+            if hasattr(self.source, "shared_set"):
+                self.source.shared_set(name, _format_shared(encoded, prints))
+        with self._lock:
+            self._rendered[key] = hit
+            while len(self._rendered) > self.RENDERED_MAX:
+                self._rendered.popitem(last=False)
+        return hit
 
 
-def _name(output: tuple[str, str]) -> str:
-    return f"{output[0]}.{output[1]}"
+def _categories(profile: Profile, snapshot: dict[str, Any]) -> set[str]:
+    return {c.name for c in profile.categories} | {r["name"] for r in snapshot.get("by_category", [])}
 
 
-def _delta(value: Any, now_print: Any, shown_print: Any) -> Any:
-    """Only what this screen does not have yet: nothing when the panel is unchanged, just the traces
-    when only a figure's data changed, the whole panel otherwise. Screens stay in step because the
-    fingerprints of what they were last sent travel with them in their status store."""
-    if now_print is None or shown_print is None:
-        return value
-    if now_print == shown_print:
-        return no_update
-    if isinstance(now_print, dict) and isinstance(shown_print, dict) and now_print["layout"] == shown_print["layout"]:
-        patch = Patch()
-        patch["data"] = value["data"]
-        return patch
-    return value
+def _join(status: dict[str, Any], part: str) -> str:
+    return '{"status":' + json.dumps(status, ensure_ascii=False) + "," + part + "}"
 
 
-def _fingerprint(value: Any) -> str:
-    text = json.dumps(value, cls=PlotlyJSONEncoder, sort_keys=True, ensure_ascii=False)
+def _fingerprint(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
-_RENDERED: OrderedDict[tuple, dict] = OrderedDict()
-_RENDERED_MAX = 16
+# The shared form is one line per panel: name, fingerprint and JSON, tab-separated. JSON text from
+# json.dumps never holds a raw newline or tab, so splitting is exact and no re-encoding is needed.
+def _format_shared(encoded: dict[str, str], prints: list[str]) -> str:
+    return "\n".join(f"{name}\t{fp}\t{encoded.get(name, '')}" for name, fp in zip(PANELS, prints))
 
 
-def _rendered(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | None,
-              category: str, source: Any = None) -> tuple[dict[tuple[str, str], Any], dict[str, Any]]:
-    """Panels for one snapshot version as plain JSON, with a fingerprint of each.
-
-    Building the figures costs tens of milliseconds, so each version is built once: a worker keeps
-    the last few versions in memory, and the first worker to build a version shares it with the
-    others through ``source.shared_get/shared_set`` (Redis) when the source offers them. The map is
-    always a small Patch and is computed locally."""
-    key = (profile.city, snapshot.get("built_at"), category)
-    hit = _RENDERED.get(key)
-    if hit is not None:
-        return hit
-    name = f"{snapshot.get('built_at')!r}:{category}"
-    shared = source.shared_get(name) if hasattr(source, "shared_get") else None
-    if shared is not None:
-        stored = json.loads(shared)
-        outputs = {tuple(k.rsplit(".", 1)): v for k, v in stored["outputs"].items()}
-        prints = stored["prints"]
-    else:
-        outputs, prints = {}, {}
-        for o, v in panels(snapshot, profile, geometry, category).items():
-            if isinstance(v, Patch) or v is no_update:
-                continue
-            # Plain JSON from here on: serialising it again for each screen is then a fast json.dumps.
-            plain = json.loads(json.dumps(v.to_dict() if isinstance(v, BaseFigure) else v, cls=PlotlyJSONEncoder))
-            outputs[o] = plain
-            if o[1] == "figure":
-                prints[_name(o)] = {"data": _fingerprint(plain["data"]), "layout": _fingerprint(plain["layout"])}
-            else:
-                prints[_name(o)] = _fingerprint(plain)
-        if hasattr(source, "shared_set"):
-            source.shared_set(name, json.dumps({"outputs": {_name(o): v for o, v in outputs.items()},
-                                                "prints": prints}, ensure_ascii=False))
-    outputs[(ids.MAP, "figure")] = (map_patch(geometry, snapshot, category, profile.language)
-                                    if geometry and geometry.ids else no_update)
-    hit = (outputs, prints)
-    _RENDERED[key] = hit
-    while len(_RENDERED) > _RENDERED_MAX:
-        _RENDERED.popitem(last=False)
-    return hit
+def _parse_shared(text: str) -> tuple[dict[str, str], list[str]] | None:
+    lines = text.split("\n")
+    if len(lines) != len(PANELS):
+        return None                      # written by another version of the code
+    encoded, prints = {}, []
+    for name, line in zip(PANELS, lines):
+        parts = line.split("\t", 2)
+        if len(parts) != 3 or parts[0] != name:
+            return None
+        prints.append(parts[1])
+        if parts[1]:
+            encoded[name] = parts[2]
+    return encoded, prints
 
 
 def panels(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | None,
-           category: str) -> dict[tuple[str, str], Any]:
+           category: str) -> dict[str, Any]:
+    """Every panel's current value as plain JSON-ready data, keyed by panel name."""
     lang = profile.language
     s = strings(lang, profile.labels)
-    out: dict[tuple[str, str], Any] = {(k, "children"): v for k, v in headline_texts(snapshot, s).items()}
-    out.update({
-        (ids.GAUGE_RESPONSE, "figure"): figures.response_gauge(snapshot, lang),
-        (ids.GAUGE_ON_TIME, "figure"): figures.on_time_gauge(snapshot, lang),
-        (ids.MAP, "figure"): map_patch(geometry, snapshot, category, lang) if geometry and geometry.ids else no_update,
-        (ids.MAP_CATEGORY, "options"): category_options(profile, snapshot, s),
-        (ids.RANKING, "figure"): figures.category_ranking(snapshot, lang),
-        (ids.CHANNELS, "figure"): figures.channel_split(snapshot, lang),
-        (ids.HOURLY, "figure"): figures.hourly(snapshot, lang),
-        (ids.TICKER, "children"): ticker_rows(snapshot, s),
-        (ids.CASES, "children"): case_cards(snapshot, s),
-    })
+    out: dict[str, Any] = {f"{k}.children": v for k, v in headline_texts(snapshot, s).items()}
+    graphs = {
+        ids.GAUGE_RESPONSE: figures.response_gauge(snapshot, lang),
+        ids.GAUGE_ON_TIME: figures.on_time_gauge(snapshot, lang),
+        ids.RANKING: figures.category_ranking(snapshot, lang),
+        ids.CHANNELS: figures.channel_split(snapshot, lang),
+        ids.HOURLY: figures.hourly(snapshot, lang),
+    }
+    for graph_id, fig in graphs.items():
+        out[f"{graph_id}.figure.data"] = fig["data"]
+        out[f"{graph_id}.figure.layout"] = fig["layout"]
+    if geometry is not None:
+        out[MAP_STYLE] = figures.map_style(geometry, snapshot, category, lang)
+    out[f"{ids.MAP_CATEGORY}.options"] = category_options(profile, snapshot, s)
+    out[f"{ids.TICKER}.children"] = ticker_rows(snapshot, s)      # components; the encoder walks them
+    out[f"{ids.CASES}.children"] = case_cards(snapshot, s)
     return out
-
-
-def map_patch(geometry: MapGeometry, snapshot: dict[str, Any], category: str, language: str) -> Patch:
-    """Only what changes on the map between refreshes: fills, label texts and the footnote."""
-    style = figures.map_style(geometry, snapshot, category, language)
-    patch = Patch()
-    for i, (fill, label, ink) in enumerate(zip(style["fills"], style["labels"], style["inks"])):
-        patch["data"][i]["fillcolor"] = fill
-        patch["layout"]["annotations"][i + 1]["text"] = label
-        patch["layout"]["annotations"][i + 1]["font"]["color"] = ink
-    patch["layout"]["annotations"][0]["text"] = style["note"]
-    return patch

@@ -118,9 +118,9 @@ def main(args, settings: Settings) -> int:
               f"  other commands reach it with REDIS_URL={url}")
     env["REDIS_URL"] = url
     cli = [sys.executable, "-m", "dashboard.cli"]
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(settings.workers),
-                "--bind", f"{settings.host}:{settings.port}", "--chdir", str(PROJECT_ROOT),
-                "--timeout", "60", "app:server"]
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+                "--workers", str(settings.workers), "--bind", f"{settings.host}:{settings.port}",
+                "--chdir", str(PROJECT_ROOT), "app:server"]
     children = [Child("aggregator", cli + ["aggregate"], env, log_dir, restart=True)]
     if feed == "simulate":
         children.append(Child("feed", cli + ["simulate", "--speed", str(args.speed)], env, log_dir, restart=True))

@@ -36,6 +36,7 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata={"doc": "Address the web server binds (make run)"})
     port: int = field(default=8050, metadata={"doc": "Port the web server binds (make run)"})
     workers: int = field(default=2, metadata={"doc": "gunicorn workers started by make run"})
+    threads: int = field(default=4, metadata={"doc": "Threads per gunicorn worker (gunicorn.conf.py); each serves one screen's open connection at a time"})
     data_dir: str = field(default=".run", metadata={"doc": "Where make run keeps the embedded Redis files and logs"})
     feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
 
@@ -49,6 +50,7 @@ class Settings:
             ("stale_after_s", 2, 86_400),
             ("port", 1, 65_535),
             ("workers", 1, 64),
+            ("threads", 1, 256),
         ]
         for name, low, high in checks:
             value = getattr(self, name)

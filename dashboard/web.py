@@ -19,7 +19,7 @@ import plotly.io.json
 import structlog
 from flask import Response
 
-from callbacks.wall import register
+from callbacks.wall import FEED_PATH, register
 from layouts.wall import wall_layout
 
 from . import geo, snapshot
@@ -118,8 +118,8 @@ class SnapshotSource:
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The wall for ``settings.profile``; settings default to ``Settings.from_env()``."""
-    # Callback answers are plain JSON already (see callbacks/wall.py); Plotly's "orjson" engine would
-    # walk every value in Python before encoding, the standard json engine encodes them in C.
+    # Layout answers are mostly plain JSON; Plotly's "orjson" engine would walk every value in Python
+    # before encoding, the standard json engine encodes them in C.
     plotly.io.json.config.default_engine = "json"
     settings = settings or Settings.from_env()
     profile = load_profile(settings.profile)
@@ -133,7 +133,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     app = dash.Dash("civicwall", assets_folder=str(ASSETS), title=profile.title, update_title=None,
                     serve_locally=True)
-    app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry)
+    feed_url = app.config.requests_pathname_prefix.rstrip("/") + FEED_PATH
+    app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry, feed_url=feed_url)
     register(app, source, profile=profile, settings=settings, geometry=geometry)
     _routes(app.server, source, profile.city)
     _security_headers(app.server, content_security_policy(app.csp_hashes()))
@@ -203,7 +204,7 @@ def _routes(server, source: SnapshotSource, city: str) -> None:
 
     @server.get("/api/<path:rest>")
     def api_unknown(rest):
-        return _error(404, "not_found", "unknown API path; the API has /api/v1/snapshot")
+        return _error(404, "not_found", f"unknown API path; the API has /api/v1/snapshot and {FEED_PATH}")
 
     @server.after_request
     def worker_header(response):

@@ -28,12 +28,15 @@ FRESHNESS_KEYS = ("updated_ago", "updated_now", "delayed_since", "stale_since", 
 
 
 def wall_layout(profile: Profile, settings: Settings, snapshot: dict[str, Any] | None,
-                geometry: MapGeometry | None = None, now: float | None = None) -> html.Div:
+                geometry: MapGeometry | None = None, now: float | None = None,
+                feed_url: str = "/api/v1/wall") -> html.Div:
     """The whole page. With a snapshot, every panel already shows current figures on first paint."""
     now = time.time() if now is None else now
     s = strings(profile.language, profile.labels)
     status = make_status(snapshot, ALL, profile.timezone, settings.stale_after_s, now)
-    config = {"tz": profile.timezone, "locale": locale(profile.language),
+    config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url,
+              "refresh_ms": settings.refresh_ms, "graphs": list(ids.GRAPHS), "map": ids.MAP,
+              "status": ids.STATUS, "category": ids.MAP_CATEGORY, "all": ALL,
               "stale_after_s": settings.stale_after_s, "text": {k: s[k] for k in FRESHNESS_KEYS}}
     return html.Div(id=ids.ROOT, lang=locale(profile.language), children=[
         dcc.Store(id=ids.CONFIG, data=config),

@@ -174,6 +174,20 @@ def test_wall_keeps_its_picture_and_says_stale_when_redis_goes_away(dash_duo, tm
         assert dash_duo.find_element(f"#{ids.KPI_RECEIVED}").text == expected[ids.KPI_RECEIVED]
         assert "is-stale" in dash_duo.find_element(f"#{ids.FRESHNESS}").get_attribute("class")
         assert dash_duo.get_logs() == []
+
+        # Redis comes back empty (no persistence) and is fed again, with one appeal more: the same
+        # page, never reloaded, shows the new figures and goes live again by itself.
+        server.start()
+        client = connect(server.url)
+        _load(client, jiaozuo, own, noon)
+        extra = {"v": "1", "event_id": "n1", "type": "created", "request_id": "n1", "channel": "hotline",
+                 "ts": (noon - timedelta(minutes=3)).isoformat(), "category": "教育", "district": "温县"}
+        client.xadd(Keys(jiaozuo.city).stream, extra)
+        Aggregator(client, jiaozuo, own).run_until_idle()
+        client.close()
+        dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(int(expected[ids.KPI_RECEIVED]) + 1))
+        until(lambda: "is-live" in dash_duo.find_element(f"#{ids.FRESHNESS}").get_attribute("class"), timeout=20)
+        assert dash_duo.get_logs() == []
         _quiesce(dash_duo)
     finally:
         server.stop()

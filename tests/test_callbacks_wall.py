@@ -1,4 +1,4 @@
-"""The wall's refresh callback as a plain function, with a scripted snapshot source (no Redis),
+"""The wall feed (what a screen's refresh receives) with a scripted snapshot source (no Redis),
 and the page layout it updates."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import dash
 import pytest
-from dash import Patch, no_update
 
-from callbacks.wall import OUTPUTS, compute, register
+from callbacks.wall import FEED_PATH, MAP_STYLE, PANELS, WallFeed, _format_shared, register
 from dashboard import geo
 from dashboard.errors import SnapshotMissing, StoreUnavailable
 from dashboard.figures import ALL
@@ -22,8 +21,6 @@ from layouts.wall import wall_layout
 
 TZ = ZoneInfo("Asia/Shanghai")
 BUILT = datetime(2026, 5, 4, 10, 30, 0, tzinfo=TZ).timestamp()
-STATUS, MAP = (ids.STATUS, "data"), (ids.MAP, "figure")
-PANELS = [o for o in OUTPUTS if o != STATUS]
 
 SNAPSHOT = {
     "built_at": BUILT, "as_of": "2026-05-04T10:30:00+08:00", "clock": "live", "unknown_district_today": 0,
@@ -69,95 +66,156 @@ def geometry(jiaozuo):
 
 
 @pytest.fixture
-def run(jiaozuo, geometry):
-    settings = Settings(stale_after_s=15)
-
-    def run(source, category=ALL, previous=None, now=BUILT + 2):
-        return compute(source, jiaozuo, settings, geometry, category, previous, now=now)
-    return run
+def feed(jiaozuo, geometry):
+    def make(source):
+        return WallFeed(source, jiaozuo, Settings(stale_after_s=15), geometry)
+    return make
 
 
-def test_first_refresh_fills_every_panel(run):
-    out = run(Scripted(SNAPSHOT))
-    assert set(out) == set(OUTPUTS)
-    assert all(out[o] is not no_update for o in OUTPUTS)
-    assert out[(ids.KPI_RECEIVED, "children")] == "12"
-    assert out[(ids.KPI_RECEIVED_SUB, "children")] == "昨日同时段 9"
-    assert out[(ids.KPI_RESOLUTION, "children")] == "25.0%"
-    assert out[(ids.KPI_RESOLUTION_SUB, "children")] == "3 / 12"
-    assert out[(ids.KPI_SATISFACTION, "children")] == "—"
-    assert isinstance(out[MAP], Patch)
-    assert out[STATUS]["state"] == "live" and out[STATUS]["built_at"] == BUILT
+def ask(feed, category=ALL, have="", now=BUILT + 2):
+    code, body = feed.answer(category, have, now=now)
+    return code, json.loads(body)
 
 
-def test_unchanged_snapshot_updates_only_the_status(run):
-    first = run(Scripted(SNAPSHOT))
-    again = run(Scripted(SNAPSHOT), previous=first[STATUS], now=BUILT + 4)
-    assert all(again[o] is no_update for o in PANELS)
-    assert again[STATUS]["checked_at"] == BUILT + 4
+def kpi(answer, component_id):
+    return answer["panels"][f"{component_id}.children"]
 
 
-def test_new_snapshot_or_new_category_redraws(run):
-    first = run(Scripted(SNAPSHOT))
-    newer = copy.deepcopy(SNAPSHOT) | {"built_at": BUILT + 1}
-    newer["headline"]["received_today"] = 13
-    newer["hourly"]["today"] = [h + 1 for h in SNAPSHOT["hourly"]["today"]]
-    out = run(Scripted(newer), previous=first[STATUS])
-    assert out[(ids.KPI_RECEIVED, "children")] == "13"
-    picked = run(Scripted(SNAPSHOT), category="城市管理", previous=first[STATUS])
-    assert isinstance(picked[MAP], Patch) and picked[STATUS]["category"] == "城市管理"
+def test_first_answer_fills_every_panel(feed):
+    code, out = ask(feed(Scripted(SNAPSHOT)))
+    assert code == 200
+    assert set(out["panels"]) == set(PANELS)
+    assert kpi(out, ids.KPI_RECEIVED) == "12"
+    assert kpi(out, ids.KPI_RECEIVED_SUB) == "昨日同时段 9"
+    assert kpi(out, ids.KPI_RESOLUTION) == "25.0%"
+    assert kpi(out, ids.KPI_RESOLUTION_SUB) == "3 / 12"
+    assert kpi(out, ids.KPI_SATISFACTION) == "—"
+    style = out["panels"][MAP_STYLE]
+    assert len(style["fills"]) == len(style["labels"]) == len(style["inks"]) > 0
+    assert out["status"]["state"] == "live" and out["status"]["built_at"] == BUILT
+    assert len(out["prints"].split(".")) == len(PANELS)
 
 
-def test_a_new_snapshot_sends_only_what_this_screen_does_not_have(run):
-    first = run(Scripted(SNAPSHOT))
+def test_a_screen_that_has_everything_gets_only_the_status(feed):
+    f = feed(Scripted(SNAPSHOT, SNAPSHOT))
+    _, first = ask(f)
+    _, again = ask(f, have=first["prints"], now=BUILT + 4)
+    assert again["panels"] == {}
+    assert again["status"]["checked_at"] == BUILT + 4
+    assert again["prints"] == first["prints"]
+
+
+def test_a_new_snapshot_sends_only_what_this_screen_does_not_have(feed):
     newer = copy.deepcopy(SNAPSHOT) | {"built_at": BUILT + 2}   # each build has its own built_at
     newer["hourly"]["today"] = [h + 1 for h in SNAPSHOT["hourly"]["today"]]
-    out = run(Scripted(newer), previous=first[STATUS])
-    assert out[(ids.KPI_RECEIVED, "children")] is no_update          # same text as already shown
-    assert out[(ids.GAUGE_RESPONSE, "figure")] is no_update
-    hourly = out[(ids.HOURLY, "figure")]
-    assert isinstance(hourly, Patch)                                   # traces only, layout kept
-    assert "layout" not in json.dumps(hourly.to_plotly_json())
-    assert isinstance(out[MAP], Patch)
-    # a screen that has nothing yet (a reload) gets everything
-    fresh = run(Scripted(newer), previous=None)
-    assert fresh[(ids.KPI_RECEIVED, "children")] == "12" and isinstance(fresh[(ids.HOURLY, "figure")], dict)
+    f = feed(Scripted(SNAPSHOT, newer, newer))
+    _, first = ask(f)
+    _, out = ask(f, have=first["prints"])
+    assert set(out["panels"]) == {f"{ids.HOURLY}.figure.data"}     # traces only, the layout is kept
+    assert out["panels"][f"{ids.HOURLY}.figure.data"][0]["y"][:3] == [1, 1, 1]
+    # a screen that has nothing yet (a reload), or sends something unreadable, gets everything
+    _, fresh = ask(f, have="not-a-fingerprint")
+    assert set(fresh["panels"]) == set(PANELS)
 
 
-def test_store_unavailable_keeps_the_picture_and_says_since_when(run):
-    first = run(Scripted(SNAPSHOT))
-    out = run(Scripted(StoreUnavailable("connection refused")), previous=first[STATUS], now=BUILT + 300)
-    assert all(out[o] is no_update for o in PANELS)
-    assert out[STATUS]["state"] == "stale"
-    assert out[STATUS]["since"] == "10:30"
-    assert out[STATUS]["built_at"] == BUILT
+def test_a_new_count_changes_the_text_and_the_map(feed):
+    newer = copy.deepcopy(SNAPSHOT) | {"built_at": BUILT + 1}
+    newer["headline"]["received_today"] = 13
+    newer["by_district"][0]["received"] = 13
+    f = feed(Scripted(SNAPSHOT, newer))
+    _, first = ask(f)
+    _, out = ask(f, have=first["prints"])
+    assert kpi(out, ids.KPI_RECEIVED) == "13"
+    assert MAP_STYLE in out["panels"]
+    assert f"{ids.GAUGE_RESPONSE}.figure.data" not in out["panels"]
 
 
-def test_store_unavailable_before_any_data(run):
-    out = run(Scripted(StoreUnavailable("down")), previous=None)
-    assert out[STATUS]["state"] == "stale" and out[STATUS]["since"] == ""
+def test_a_category_view_has_its_own_map(feed):
+    code, out = ask(feed(Scripted(SNAPSHOT)), category="城市管理")
+    assert code == 200 and out["status"]["category"] == "城市管理"
+    _, whole = ask(feed(Scripted(SNAPSHOT)))
+    assert out["panels"][MAP_STYLE] != whole["panels"][MAP_STYLE]
 
 
-def test_old_snapshot_is_shown_as_delayed(run):
-    out = run(Scripted(SNAPSHOT), now=BUILT + 60)
-    assert out[STATUS]["state"] == "delayed" and out[STATUS]["since"] == "10:30"
+def test_only_the_views_the_wall_offers_are_served(feed):
+    code, out = ask(feed(Scripted(SNAPSHOT)), category="<made up>")
+    assert code == 400 and out["error"] == "unknown_category"
+    code, _ = ask(feed(Scripted(SNAPSHOT)), category="<b>新类别</b>")    # a category seen in the data
+    assert code == 200
 
 
-def test_missing_snapshot(run):
-    assert run(Scripted(SnapshotMissing("none")))[STATUS]["state"] == "missing"
-    first = run(Scripted(SNAPSHOT))
-    later = run(Scripted(SnapshotMissing("none")), previous=first[STATUS], now=BUILT + 30)
-    assert later[STATUS]["state"] == "delayed" and all(later[o] is no_update for o in PANELS)
+def test_store_unavailable_is_said_without_panels(feed):
+    code, out = ask(feed(Scripted(StoreUnavailable("connection refused"))))
+    assert code == 200 and out["error"] == "store_unavailable"
+    assert "panels" not in out and "redis://" not in json.dumps(out)
 
 
-def test_registered_callback_is_the_plain_function(jiaozuo, geometry):
+def test_old_snapshot_is_shown_as_delayed(feed):
+    _, out = ask(feed(Scripted(SNAPSHOT)), now=BUILT + 60)
+    assert out["status"]["state"] == "delayed" and out["status"]["since"] == "10:30"
+
+
+def test_missing_snapshot(feed):
+    code, out = ask(feed(Scripted(SnapshotMissing("none"))))
+    assert code == 200 and out["status"]["state"] == "missing" and out["panels"] == {}
+
+
+class Shared(Scripted):
+    """A scripted source with the shared render cache the Redis-backed source offers."""
+
+    def __init__(self, *results, store=None):
+        super().__init__(*results)
+        self.store = {} if store is None else store
+
+    def shared_get(self, name):
+        return self.store.get(name)
+
+    def shared_set(self, name, value, ttl_s=60):
+        self.store[name] = value
+
+
+def test_workers_share_each_rendered_version(feed, monkeypatch):
+    store = {}
+    _, first = ask(feed(Shared(SNAPSHOT, store=store)))
+    assert len(store) == 1
+    import callbacks.wall as wall
+    monkeypatch.setattr(wall, "panels", lambda *a: pytest.fail("a shared version was rendered again"))
+    _, second = ask(feed(Shared(SNAPSHOT, store=store)))
+    assert second == first
+
+
+def test_an_unreadable_shared_version_is_rendered_again(feed):
+    store = {}
+    _, first = ask(feed(Shared(SNAPSHOT, store=store)))
+    name = next(iter(store))
+    store[name] = "garbage"
+    _, second = ask(feed(Shared(SNAPSHOT, store=store)))
+    assert second == first and store[name] != "garbage"
+    assert _format_shared({}, [""] * len(PANELS)).count("\n") == len(PANELS) - 1
+
+
+def test_registered_route_serves_the_feed(jiaozuo, geometry):
     app = dash.Dash(__name__)
-    source = Scripted(SNAPSHOT, SNAPSHOT)
-    refresh = register(app, source, profile=jiaozuo, settings=Settings(), geometry=geometry)
-    values = refresh(1, ALL, None)
-    assert len(values) == len(OUTPUTS)
-    assert values[OUTPUTS.index((ids.KPI_OVERDUE, "children"))] == "2"
-    assert source.calls == 1
+    app.layout = wall_layout(jiaozuo, Settings(), None, geometry)
+    source = Scripted(SNAPSHOT, SNAPSHOT, SNAPSHOT)
+    register(app, source, profile=jiaozuo, settings=Settings(), geometry=geometry)
+    web = app.server.test_client()
+    r = web.get(FEED_PATH, query_string={"category": ALL})
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert r.json["panels"][f"{ids.KPI_OVERDUE}.children"] == "2"
+    r = web.get(FEED_PATH, query_string={"category": ALL, "have": r.json["prints"]})
+    assert r.json["panels"] == {}
+    r = web.get(FEED_PATH, query_string={"category": ALL, "have": "x" * 100_000})   # ignored, not kept
+    assert set(r.json["panels"]) == set(PANELS)
+    assert source.calls == 3
+
+
+def test_citizen_text_travels_as_plain_strings(feed):
+    _, out = ask(feed(Scripted(SNAPSHOT)))
+    row = out["panels"][f"{ids.TICKER}.children"][0]
+    spans = row["props"]["children"]
+    assert {s["type"] for s in spans} == {"Span"} and row["type"] == "Div"
+    assert "<script>alert(1)</script> — 电话 138****5678" in [s["props"]["children"] for s in spans]
 
 
 def _walk(component):
@@ -177,7 +235,7 @@ def test_layout_renders_current_figures_and_citizen_text_as_plain_strings(jiaozu
     assert by_id[ids.KPI_RECEIVED].children == "12"
     assert by_id[ids.TITLE].children == jiaozuo.title
     for graph_id in (ids.MAP, ids.RANKING, ids.CHANNELS, ids.HOURLY, ids.GAUGE_RESPONSE, ids.GAUGE_ON_TIME):
-        assert len(by_id[graph_id].figure.data) > 0, graph_id
+        assert len(by_id[graph_id].figure["data"]) > 0, graph_id
     texts = [n.children for n in nodes if isinstance(getattr(n, "children", None), str)]
     assert "<script>alert(1)</script> — 电话 138****5678" in texts
     assert not any(type(n).__name__ == "Markdown" or "dangerously_allow_html" in getattr(n, "_prop_names", [])

@@ -1,14 +1,35 @@
-"""Figure builders on small hand-made snapshots: values, colours, labels, and no HTML injection."""
+"""Figure builders on small hand-made snapshots: values, colours, labels, and no HTML injection.
+
+The builders return plain dicts; ``built`` loads each into ``go.Figure``, which raises on any
+property Plotly does not know, so every test here also checks that the dicts are valid figures."""
 
 from __future__ import annotations
 
 import copy
+import json
 
 import plotly.graph_objects as go
 import pytest
 
 from dashboard import figures, geo
 from dashboard.figures import Theme, esc
+
+class _Validated:
+    """``figures`` with every figure it builds loaded into (and validated by) ``go.Figure``."""
+
+    def __getattr__(self, name):
+        fn = getattr(figures, name)
+
+        def call(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            if isinstance(out, dict) and set(out) == {"data", "layout"}:
+                json.dumps(out, allow_nan=False)            # plain JSON, nothing Plotly-specific
+                return go.Figure(out)
+            return out
+        return call
+
+
+built = _Validated()
 
 SQUARE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
 
@@ -60,7 +81,7 @@ def _all_strings(fig: go.Figure) -> str:
 
 
 def test_map_is_filled_scatter_polygons_without_geo_traces(geom, snap):
-    fig = figures.map_figure(geom, snap)
+    fig = built.map_figure(geom, snap)
     assert {type(t).__name__ for t in fig.data} == {"Scatter"}
     assert all(t.fill == "toself" for t in fig.data)
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.xaxis.visible is False
@@ -85,7 +106,7 @@ def test_map_can_show_one_category(geom, snap):
 
 
 def test_map_figure_carries_the_styled_fills_and_labels(geom, snap):
-    fig = figures.map_figure(geom, snap)
+    fig = built.map_figure(geom, snap)
     style = figures.map_style(geom, snap)
     assert [t.fillcolor for t in fig.data] == style["fills"]
     assert [a.text for a in fig.layout.annotations[1:]] == style["labels"]
@@ -94,7 +115,7 @@ def test_map_figure_carries_the_styled_fills_and_labels(geom, snap):
 def test_district_names_are_escaped_on_the_map(geom, snap):
     labels = figures.map_style(geom, snap)["labels"]
     assert any(label.startswith("North &lt;b&gt;side&lt;/b&gt;") for label in labels)
-    assert "<b>side" not in _all_strings(figures.map_figure(geom, snap))
+    assert "<b>side" not in _all_strings(built.map_figure(geom, snap))
 
 
 def test_labels_use_dark_ink_on_light_fills():
@@ -103,7 +124,7 @@ def test_labels_use_dark_ink_on_light_fills():
 
 
 def test_category_ranking_shows_the_top_ten_largest_first(snap):
-    bar = figures.category_ranking(snap).data[0]
+    bar = built.category_ranking(snap).data[0]
     assert bar.orientation == "h"
     assert list(bar.y) == [f"c{i}" for i in range(10)]
     assert list(bar.x) == [20 - i for i in range(10)]
@@ -112,11 +133,11 @@ def test_category_ranking_shows_the_top_ten_largest_first(snap):
 def test_html_in_producer_strings_is_escaped(snap):
     snap["by_category"] = [{"name": "<img src=x onerror=alert(1)>", "received": 2},
                            {"name": "a & b %{x}", "received": 1}]
-    fig = figures.category_ranking(snap)
+    fig = built.category_ranking(snap)
     assert list(fig.data[0].y) == ["&lt;img src=x onerror=alert(1)&gt;", "a &amp; b %{x}"]
-    pie = figures.channel_split(snap).data[0]
+    pie = built.channel_split(snap).data[0]
     assert pie.labels[0].startswith("Web &lt;i&gt;portal&lt;/i&gt;")
-    for f in (fig, figures.channel_split(snap), figures.hourly(snap)):
+    for f in (fig, built.channel_split(snap), built.hourly(snap)):
         for trace in f.data:
             assert trace.hovertemplate is None and trace.hoverinfo == "skip"
 
@@ -126,7 +147,7 @@ def test_esc_neutralises_plotly_pseudo_html():
 
 
 def test_channel_donut_shares_and_total(snap):
-    fig = figures.channel_split(snap)
+    fig = built.channel_split(snap)
     pie = fig.data[0]
     assert pie.hole and list(pie.values) == [3, 1]
     assert pie.labels[1] == "Phone  <b>1</b>  25%"
@@ -134,7 +155,7 @@ def test_channel_donut_shares_and_total(snap):
 
 
 def test_hourly_shows_today_up_to_the_current_hour_and_all_of_yesterday(snap):
-    bars, line = figures.hourly(snap).data
+    bars, line = built.hourly(snap).data
     assert list(bars.y) == [1] * 11 + [None] * 13       # as_of is 10:30
     assert list(line.y) == list(range(24))
     assert list(bars.x)[0] == "00" and list(bars.x)[-1] == "23"
@@ -151,7 +172,7 @@ def test_rate_bands(rate, band):
 
 
 def test_response_gauge_in_minutes_against_target(snap):
-    fig = figures.response_gauge(snap)
+    fig = built.response_gauge(snap)
     gauge = fig.data[0]
     assert gauge.value == 30 and gauge.mode == "gauge+number"
     assert gauge.gauge.threshold.value == 20
@@ -160,21 +181,21 @@ def test_response_gauge_in_minutes_against_target(snap):
 
 
 def test_on_time_gauge_in_percent(snap):
-    gauge = figures.on_time_gauge(snap).data[0]
+    gauge = built.on_time_gauge(snap).data[0]
     assert gauge.value == 50 and gauge.gauge.bar.color == Theme.BANDS["red"]
     assert gauge.gauge.threshold.value == 90
 
 
 def test_gauges_without_data_show_a_dash_not_zero(snap):
     snap["headline"]["first_response"]["median_s"] = None
-    fig = figures.response_gauge(snap)
+    fig = built.response_gauge(snap)
     assert fig.data[0].mode == "gauge" and fig.data[0].value is None
     assert any(a.text == "—" for a in fig.layout.annotations)
 
 
 def test_figures_use_the_dark_transparent_theme(snap, geom):
-    for fig in (figures.category_ranking(snap), figures.hourly(snap), figures.on_time_gauge(snap),
-                figures.map_figure(geom, snap), figures.empty_figure("x")):
+    for fig in (built.category_ranking(snap), built.hourly(snap), built.on_time_gauge(snap),
+                built.map_figure(geom, snap), built.empty_figure("x")):
         assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
         assert fig.layout.font.color == Theme.TEXT
 

@@ -1,0 +1,196 @@
+/* The wall's browser side: fetching what changed, and the clock.
+ *
+ * refresh(): on every tick of the refresh timer, one GET of the wall feed (see callbacks/wall.py),
+ *   sending the fingerprints of what this screen already shows; the answer holds only the panels
+ *   that differ, applied with dash_clientside.set_props. At most one request is in flight: a tick
+ *   that comes while the previous answer is still awaited is skipped, so a slow server never gets
+ *   a pile of overlapping requests. An unreachable server or store keeps the picture and marks it
+ *   stale; the next answer that arrives brings the screen back by itself.
+ *
+ * tick(): every second, the clock and the "updated N s ago" text. Ages are measured on the
+ *   server's clock (checked_at plus the time elapsed here since that status arrived), so a wall PC
+ *   with a wrong clock still reports the right age.
+ */
+(function () {
+  "use strict";
+
+  var seen = { checked: null, at: 0 };
+  var formatters = {};
+
+  function parts(seconds, tz) {
+    if (!formatters[tz]) {
+      formatters[tz] = new Intl.DateTimeFormat("en-GB", {
+        timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+      });
+    }
+    var out = {};
+    formatters[tz].formatToParts(new Date(seconds * 1000)).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+
+  function fullTime(seconds, tz) {
+    var p = parts(seconds, tz);
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
+
+  function shortTime(seconds, tz, now) {
+    var p = parts(seconds, tz), q = parts(now, tz);
+    var sameDay = p.year === q.year && p.month === q.month && p.day === q.day;
+    return (sameDay ? "" : p.month + "-" + p.day + " ") + p.hour + ":" + p.minute;
+  }
+
+  function fill(template, key, value) {
+    return String(template).split("{" + key + "}").join(String(value));
+  }
+
+  function hasData(status) {
+    return status.built_at !== null && status.built_at !== undefined;
+  }
+
+  function tick(n, status, cfg) {
+    var nu = window.dash_clientside.no_update;
+    if (!cfg || !status) { return [nu, nu, nu, nu]; }
+    var local = Date.now() / 1000;
+    if (status.checked_at !== seen.checked) { seen.checked = status.checked_at; seen.at = local; }
+    var now = status.checked_at ? status.checked_at + (local - seen.at) : local;
+    var replay = status.mode === "replay" && status.as_of;
+    var clock = replay ? status.as_of.slice(0, 19).replace("T", " ") : fullTime(now, cfg.tz);
+    var t = cfg.text, state = status.state, text;
+    if (state === "stale") {
+      text = hasData(status) ? fill(t.stale_since, "t", shortTime(status.built_at, cfg.tz, now)) : t.unreachable;
+    } else if (state === "missing" || !hasData(status)) {
+      state = "missing";
+      text = t.waiting;
+    } else {
+      var age = Math.max(0, Math.floor(now - status.built_at));
+      if (age > cfg.stale_after_s) {
+        state = "delayed";
+        text = fill(t.delayed_since, "t", shortTime(status.built_at, cfg.tz, now));
+      } else {
+        state = "live";
+        text = age < 2 ? t.updated_now : fill(t.updated_ago, "n", age);
+      }
+    }
+    return [clock, text, "freshness is-" + state, replay ? {} : { display: "none" }];
+  }
+
+  // -- refresh -------------------------------------------------------------------------------
+
+  var feed = { inflight: null, started: 0, view: null, seq: 0, applied: 0, status: null, figures: {} };
+
+  function setProps(id, props) {
+    window.dash_clientside.set_props(id, props);
+  }
+
+  function styledMap(figure, style) {
+    var data = figure.data.map(function (trace, i) {
+      return i < style.fills.length ? Object.assign({}, trace, { fillcolor: style.fills[i] }) : trace;
+    });
+    var notes = (figure.layout.annotations || []).map(function (a, i) {
+      if (i === 0) { return Object.assign({}, a, { text: style.note }); }
+      if (i - 1 < style.labels.length) {
+        return Object.assign({}, a, { text: style.labels[i - 1],
+                                      font: Object.assign({}, a.font, { color: style.inks[i - 1] }) });
+      }
+      return a;
+    });
+    return { data: data, layout: Object.assign({}, figure.layout, { annotations: notes }) };
+  }
+
+  function apply(cfg, answer, category, shown) {
+    var previous = feed.status || {};
+    var status = answer.status;
+    if (status.state === "missing" && hasData(previous) && previous.category === category) {
+      // The snapshot is gone (Redis restarted empty): keep the picture; its age says how old it is.
+      status = Object.assign({}, previous, { state: "live", checked_at: status.checked_at });
+    } else {
+      status.prints = answer.prints;
+    }
+    var parts = {};
+    Object.keys(answer.panels).forEach(function (name) {
+      var value = answer.panels[name];
+      var m = /^(.+)\.figure\.(data|layout)$/.exec(name);
+      if (m) {
+        (parts[m[1]] = parts[m[1]] || {})[m[2]] = value;
+      } else if (name === cfg.map + ".style") {
+        var current = feed.figures[cfg.map] || shown[cfg.map];
+        if (current && current.data) {
+          feed.figures[cfg.map] = styledMap(current, value);
+          setProps(cfg.map, { figure: feed.figures[cfg.map] });
+        }
+      } else {
+        var dot = name.lastIndexOf("."), props = {};
+        props[name.slice(dot + 1)] = value;
+        setProps(name.slice(0, dot), props);
+      }
+    });
+    Object.keys(parts).forEach(function (id) {
+      var current = feed.figures[id] || shown[id] || {};
+      var figure = { data: parts[id].data || current.data || [], layout: parts[id].layout || current.layout || {} };
+      feed.figures[id] = figure;
+      setProps(id, { figure: figure });
+    });
+    feed.status = status;
+    setProps(cfg.status, { data: status });
+  }
+
+  function stale() {
+    if (!feed.status) { return; }
+    feed.status = Object.assign({}, feed.status, { state: "stale" });
+    setProps(window.civicwallConfig.status, { data: feed.status });
+  }
+
+  function refresh(n, category, status, cfg) {
+    if (!cfg) { return; }
+    window.civicwallConfig = cfg;
+    var shown = {};
+    for (var i = 0; i < cfg.graphs.length; i++) { shown[cfg.graphs[i]] = arguments[4 + i]; }
+    category = category || cfg.all;
+    if (!feed.status) { feed.status = status || {}; }
+    var timeout = Math.max(10000, 3 * cfg.refresh_ms);
+    var started = Date.now();
+    if (feed.inflight) {
+      if (feed.view === category && started - feed.started < timeout) { return; }   // no pile-up
+      feed.inflight.abort();
+    }
+    var current = feed.status;
+    var have = current.category === category && current.prints ? current.prints : "";
+    var control = new AbortController();
+    var timer = setTimeout(function () { control.abort(); }, timeout);
+    var seq = ++feed.seq;
+    feed.inflight = control;
+    feed.started = started;
+    feed.view = category;
+    var url = cfg.feed_url + "?category=" + encodeURIComponent(category) + "&have=" + encodeURIComponent(have);
+    fetch(url, { signal: control.signal, cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 400 && category !== cfg.all) {
+          setProps(cfg.category, { value: cfg.all });   // a view that no longer exists
+          return null;
+        }
+        if (!response.ok) { throw new Error("wall feed answered " + response.status); }
+        return response.json();
+      })
+      .then(function (answer) {
+        if (answer && seq >= feed.applied) {
+          feed.applied = seq;
+          if (answer.error) { stale(); } else { apply(cfg, answer, category, shown); }
+        }
+      })
+      .catch(function () {
+        if (seq >= feed.applied && !(control.signal.aborted && feed.inflight !== control)) {
+          feed.applied = seq;
+          stale();
+        }
+      })
+      .finally(function () {
+        clearTimeout(timer);
+        if (feed.inflight === control) { feed.inflight = null; }
+      });
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    civicwall: { tick: tick, refresh: refresh }
+  });
+})();

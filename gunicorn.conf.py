@@ -1,0 +1,30 @@
+"""gunicorn settings for the wall; read automatically by `gunicorn app:server` run from this folder,
+and passed explicitly by `civicwall run`.
+
+Wall screens poll every few seconds for weeks. Threaded workers keep each screen's connection open
+between refreshes (as browsers expect), and a slow or far-away screen occupies one thread, not a whole
+worker: gunicorn's sync workers close every connection and then wait for the client to close its side,
+so under a few hundred screens they spent most of their time waiting (docs/performance.md).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dashboard.settings import Settings  # noqa: E402
+
+worker_class = "gthread"
+threads = Settings.from_env().threads     # CIVICWALL_THREADS
+keepalive = 30                            # seconds; longer than any sensible refresh interval
+timeout = 60
+graceful_timeout = 10
+
+
+def post_worker_init(worker):
+    # The app's long-lived objects (Dash, Plotly, the district outlines) are several hundred thousand;
+    # freezing them keeps the garbage collector's full passes, which otherwise stall a worker for
+    # tens of milliseconds now and then, to what refreshes allocate.
+    import gc
+    gc.collect()
+    gc.freeze()
