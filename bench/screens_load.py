@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from dashboard.feeds.simulate import Simulator, run  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect, free_port  # noqa: E402
 
 
@@ -116,7 +117,11 @@ async def screen(port, refresh_s, stop_at, stats, seed):
             answer = json.loads(data) if code == 200 else {}
             if code == 200 and "status" in answer:
                 stats["round_trip"].append(elapsed)
-                stats["server"].append(float(headers["server-timing"].split("dur=")[1]))
+                timing = {m.split(";dur=")[0].strip(): float(m.split(";dur=")[1])
+                          for m in headers["server-timing"].split(",")}
+                stats["server"].append(timing["wall"])
+                stats["read"].append(timing.get("read", 0.0))
+                stats["draw"].append(timing.get("panels", 0.0))
                 stats["bytes"].append(len(body))
                 stats["panels"].append(len(answer["panels"]))
                 have = answer["prints"] or have
@@ -137,7 +142,8 @@ async def loop_lag(stop_at, lags):
 
 
 async def screens(port, count, refresh_s, seconds):
-    stats = {"round_trip": [], "server": [], "bytes": [], "panels": [], "errors": [], "lag": []}
+    stats = {"round_trip": [], "server": [], "read": [], "draw": [], "bytes": [], "panels": [], "errors": [],
+             "lag": []}
     stop_at = time.monotonic() + seconds
     await asyncio.gather(loop_lag(stop_at, stats["lag"]),
                          *(screen(port, refresh_s, stop_at, stats, i) for i in range(count)))
@@ -175,7 +181,7 @@ def main() -> int:
     parser.add_argument("--events-per-s", type=float, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--refresh-ms", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per gthread worker")
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
                         help="gthread: the project's gunicorn.conf.py; sync: gunicorn's default, for comparison")
     args = parser.parse_args()
@@ -213,12 +219,15 @@ def main() -> int:
             threading.Thread(target=feeder, args=(client, keys, args.events_per_s, stop, profile), daemon=True).start()
             applied_before = int(client.hget(keys.meta, "applied") or 0)
             groups = {"gunicorn workers": procs[1].pid, "aggregator": procs[0].pid, "redis": srv.process.pid}
+            client.config_set("slowlog-log-slower-than", 2000)       # microseconds
+            client.slowlog_reset()
             cpu_before = cpu_now(groups)
             started = time.monotonic()
             stats = asyncio.run(screens(port, args.screens, args.refresh_ms / 1000, args.seconds))
             stop.set()
             elapsed = time.monotonic() - started
             cpu_after = cpu_now(groups)
+            slow = client.slowlog_get(128)
             applied = int(client.hget(keys.meta, "applied") or 0) - applied_before
         finally:
             stop.set()
@@ -240,11 +249,19 @@ def main() -> int:
     server = stats["server"]
     print(f"time in the web worker (Server-Timing): p50 {pct(server, 50):.2f} ms, p95 {pct(server, 95):.2f} ms, "
           f"p99 {pct(server, 99):.2f} ms, max {max(server):.2f} ms")
+    print(f"  of which reading the snapshot: p99 {pct(stats['read'], 99):.2f} ms, max {max(stats['read']):.2f} ms; "
+          f"drawing or fetching panels: p99 {pct(stats['draw'], 99):.2f} ms, max {max(stats['draw']):.2f} ms")
     print(f"answer size on the wire: median {statistics.median(sizes) / 1024:.1f} KiB, "
           f"mean {statistics.fmean(sizes) / 1024:.1f} KiB, max {max(sizes) / 1024:.1f} KiB; "
           f"panels per answer: mean {statistics.fmean(stats['panels']):.1f}")
     print("CPU used, share of one core: " + ", ".join(
         f"{name} {(cpu_after[name] - cpu_before[name]) / elapsed * 100:.0f} %" for name in cpu_after))
+    kinds = {}
+    for entry in slow:
+        name = entry["command"].split(b" ")[0].decode("ascii", "replace").upper()
+        kinds.setdefault(name, []).append(entry["duration"] / 1000)
+    print("Redis commands slower than 2 ms (these hold every other client): " + (", ".join(
+        f"{name} x{len(d)} (max {max(d):.1f} ms)" for name, d in sorted(kinds.items())) or "none"))
     print(f"errors: {len(errors)} {sorted(set(map(str, errors)))}")
     return 0 if not errors else 1
 

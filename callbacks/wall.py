@@ -73,7 +73,8 @@ def register(app, source: Source, *, profile: Profile, settings: Settings,
         started = time.perf_counter()
         category = request.args.get("category", ALL)[:MAX_CATEGORY_CHARS]
         have = request.args.get("have", "")
-        code, body = feed.answer(category, have if len(have) <= MAX_HAVE_CHARS else "")
+        timings: dict[str, float] = {}
+        code, body = feed.answer(category, have if len(have) <= MAX_HAVE_CHARS else "", timings=timings)
         data = body.encode("utf-8")
         headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
         if len(data) > 1024 and "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -81,7 +82,8 @@ def register(app, source: Source, *, profile: Profile, settings: Settings,
             data = gzip.compress(data, compresslevel=1, mtime=0)
             headers["Content-Encoding"] = "gzip"
         # The time this answer took here, for the browser's network panel and bench/screens_load.py.
-        headers["Server-Timing"] = f"wall;dur={(time.perf_counter() - started) * 1000:.2f}"
+        timings["wall"] = (time.perf_counter() - started) * 1000
+        headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items())
         return Response(data, status=code, mimetype="application/json", headers=headers)
 
     app.clientside_callback(
@@ -112,16 +114,22 @@ class WallFeed:
         self._rendered: OrderedDict[tuple, tuple[dict[str, str], list[str]]] = OrderedDict()
         self._answers: OrderedDict[tuple, str] = OrderedDict()
         self._lock = threading.Lock()
+        self._drawing = threading.Lock()
 
-    def answer(self, category: str, have: str = "", now: float | None = None) -> tuple[int, str]:
+    def answer(self, category: str, have: str = "", now: float | None = None,
+               timings: dict[str, float] | None = None) -> tuple[int, str]:
         """(HTTP status, JSON body) for a screen showing ``category`` that holds the panels ``have``
-        names. When the store is unreachable the answer is only an error code."""
+        names. When the store is unreachable the answer is only an error code. ``timings``, when
+        given, receives the milliseconds spent reading the snapshot and drawing panels."""
+        timings = {} if timings is None else timings
         now = time.time() if now is None else now
+        started = time.perf_counter()
         category = category or ALL
         tz = self.profile.timezone
         try:
             snapshot = self.source()
         except StoreUnavailable:
+            timings["read"] = (time.perf_counter() - started) * 1000
             # A 200 that says so: the screen keeps its picture and marks it stale, and a wall that
             # polls through a long outage does not fill its browser console with failed requests.
             return 200, json.dumps({"error": "store_unavailable",
@@ -133,12 +141,15 @@ class WallFeed:
             # Each view is rendered and kept, so only the views the wall offers are served.
             return 400, json.dumps({"error": "unknown_category",
                                     "message": "category is not one this wall shows"}, ensure_ascii=False)
+        timings["read"] = (time.perf_counter() - started) * 1000
         status = make_status(snapshot, category, tz, self.settings.stale_after_s, now)
         key = (snapshot.get("built_at"), category, have)
         with self._lock:
             part = self._answers.get(key)
         if part is None:
+            started = time.perf_counter()
             encoded, prints = self.rendered(snapshot, category)
+            timings["panels"] = (time.perf_counter() - started) * 1000
             shown = have.split(".") if have else []
             if len(shown) != len(prints):
                 shown = [""] * len(prints)
@@ -164,6 +175,12 @@ class WallFeed:
             hit = self._rendered.get(key)
         if hit is not None:
             return hit
+        with self._drawing:                 # threads asking for the same new version wait for one draw
+            with self._lock:
+                hit = self._rendered.get(key)
+            return hit if hit is not None else self._draw(key, snapshot, category)
+
+    def _draw(self, key: tuple, snapshot: dict[str, Any], category: str) -> tuple[dict[str, str], list[str]]:
         name = f"{snapshot.get('built_at')!r}:{category}"
         shared = self.source.shared_get(name) if hasattr(self.source, "shared_get") else None
         hit = _parse_shared(shared) if shared else None
