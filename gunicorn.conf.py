@@ -14,11 +14,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard.settings import Settings  # noqa: E402
 
+_settings = Settings.from_env()
+bind = f"{_settings.host}:{_settings.port}"   # CIVICWALL_HOST, CIVICWALL_PORT; --bind overrides it
 worker_class = "gthread"
-threads = Settings.from_env().threads     # CIVICWALL_THREADS
+threads = _settings.threads               # CIVICWALL_THREADS
 keepalive = 30                            # seconds; longer than any sensible refresh interval
 timeout = 60
 graceful_timeout = 10
+# gunicorn 25+ opens a control socket at one path per user, which a second server on the same host
+# would take over; the wall needs none.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -58,7 +58,11 @@
     var clock = replay ? status.as_of.slice(0, 19).replace("T", " ") : fullTime(now, cfg.tz);
     var t = cfg.text, state = status.state, text;
     if (state === "stale") {
-      text = hasData(status) ? fill(t.stale_since, "t", shortTime(status.built_at, cfg.tz, now)) : t.unreachable;
+      // Which part is down: the wall's own server (no answer at all) or its data store (Redis).
+      var server = status.cause === "server";
+      text = hasData(status)
+        ? fill(server ? t.server_stale_since : t.stale_since, "t", shortTime(status.built_at, cfg.tz, now))
+        : (server ? t.server_unreachable : t.unreachable);
     } else if (state === "missing" || !hasData(status)) {
       state = "missing";
       text = t.waiting;
@@ -135,9 +139,9 @@
     setProps(cfg.status, { data: status });
   }
 
-  function stale() {
+  function stale(cause) {
     if (!feed.status) { return; }
-    feed.status = Object.assign({}, feed.status, { state: "stale" });
+    feed.status = Object.assign({}, feed.status, { state: "stale", cause: cause });
     setProps(window.civicwallConfig.status, { data: feed.status });
   }
 
@@ -169,19 +173,19 @@
           setProps(cfg.category, { value: cfg.all });   // a view that no longer exists
           return null;
         }
-        if (!response.ok) { throw new Error("wall feed answered " + response.status); }
+        if (!response.ok) { throw new Error("the wall server answered " + response.status); }
         return response.json();
       })
       .then(function (answer) {
         if (answer && seq >= feed.applied) {
           feed.applied = seq;
-          if (answer.error) { stale(); } else { apply(cfg, answer, category, shown); }
+          if (answer.error) { stale("store"); } else { apply(cfg, answer, category, shown); }
         }
       })
       .catch(function () {
         if (seq >= feed.applied && !(control.signal.aborted && feed.inflight !== control)) {
           feed.applied = seq;
-          stale();
+          stale("server");
         }
       })
       .finally(function () {

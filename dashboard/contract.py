@@ -41,8 +41,16 @@ SATISFACTION_WORDS = {
 }
 
 # Invisible or direction-changing characters: never meaningful in ids and labels, and a classic way
-# to make a screen show something other than what was sent.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# to make a screen show something other than what was sent (a soft hyphen between the groups of a
+# phone number is not drawn by browsers). Every Unicode format character (category Cf, as of Unicode
+# 15; tests/test_contract.py checks the list against the running Python's tables) and the blank
+# Hangul fillers and combining grapheme joiner, which render as nothing.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ISO_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d)")
 

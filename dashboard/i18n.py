@@ -48,6 +48,8 @@ EN: dict[str, str] = {
     "delayed_since": "data delayed since {t}",
     "stale_since": "stale since {t}: data source unreachable",
     "unreachable": "data source unreachable",
+    "server_stale_since": "stale since {t}: wall server not answering",
+    "server_unreachable": "wall server not answering",
     "waiting": "waiting for first data",
     "replay": "REPLAY",
 }
@@ -91,6 +93,8 @@ ZH: dict[str, str] = {
     "delayed_since": "数据自 {t} 起延迟",
     "stale_since": "数据源不可达，画面停留在 {t}",
     "unreachable": "数据源不可达",
+    "server_stale_since": "大屏服务无响应，画面停留在 {t}",
+    "server_unreachable": "大屏服务无响应",
     "waiting": "等待首批数据",
     "replay": "回放",
 }

@@ -39,11 +39,14 @@ Masked
    kept.
 6. Chinese resident ID numbers without a label: 18 characters (region 1-8xxxxx, a birth date
    18/19/20yymmdd, 3 digits, a digit or X) or the legacy 15 digits (region, yymmdd, 3 digits);
-   spaces or dashes between the 6-8-4 groups allowed. First 6 kept, then the last 4 (18-character
-   form) or 3 (15-digit form): ``41080219900101123X`` → ``410802********123X``.
+   spaces or dashes between the 6-8-4 groups allowed, and single spaces or dashes between any other
+   characters of the 18-character form too (``4108251990-0101-1234``). First 6 kept, then the last 4
+   (18-character form) or 3 (15-digit form): ``41080219900101123X`` → ``410802********123X``.
 7. Chinese mobile numbers: 1[3-9] and 9 more digits, optionally split 3-4-4 by spaces, dashes,
    dots or slashes or written ``(138)12345678``, and optionally after +86 /
-   0086 / 86 / (+86): first 3 and last 4 kept (``138****5678``, ``+86 138****5678``).
+   0086 / 86 / (+86): first 3 and last 4 kept (``138****5678``, ``+86 138****5678``). A single
+   separator between any two digits is also read as a mobile (``1 3 8 1 2 3 4 5 6 7 8``). The soft
+   hyphen (U+00AD), which browsers do not draw, counts as a dash.
 8. Chinese landlines: an area code 0xx(x) followed by a separator or in parentheses, then a 7-8 digit
    local number (``0391-1234567``, ``(0391)12345678``, ``010 1234 5678``), the same after +86 / 0086
    (leading 0 optional), or an unseparated 10-12 digit run starting with 0 (area code length from the
@@ -99,7 +102,7 @@ __all__ = ["contains_personal_data", "mask_text"]
 
 _FOLD: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
 _FOLD.update({cp: " " for cp in (0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)})
-_FOLD.update({cp: "-" for cp in (*range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63)})
+_FOLD.update({cp: "-" for cp in (0x00AD, *range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63)})
 _FOLD.update({cp: "·" for cp in (0x2022, 0x2027, 0x2219, 0x22C5, 0x30FB, 0xFF65)})
 _FOLD.update({0xFFE5: "¥", 0xFFE1: "£"})
 _OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a Unicode decimal digit (Nd) that is not ASCII
@@ -200,6 +203,21 @@ def _mask_mobile(m: re.Match[str]) -> str:
     return _star(m.group(), _digits_through(m, "first3", "first3b"), 4)
 
 
+_SEPARATORS = re.compile("[ ./-]")
+
+
+def _mask_split_id(m: re.Match[str]) -> str | None:
+    """An 18-character ID with separators in unusual places (``4108251990-0101-1234``)."""
+    bare = _SEPARATORS.sub("", m.group())
+    return _star(m.group(), 6, 4, _ID_CHARS) if _ID18_SHAPE.fullmatch(bare) else None
+
+
+def _mask_split_mobile(m: re.Match[str]) -> str | None:
+    """A mobile number with a separator between any digits (``1 3 8 1 2 3 4 5 6 7 8``)."""
+    bare = _SEPARATORS.sub("", m.group())
+    return _star(m.group(), 3, 4) if re.fullmatch("1[3-9][0-9]{9}", bare) else None
+
+
 def _mask_landline(m: re.Match[str]) -> str:
     return _star(m.group(), _digits_through(m, "area", "area2", "area3", "area4"), 2)
 
@@ -278,6 +296,7 @@ _rule(r"(?i:(?<![a-z])(?:ssn|social[ ]security(?:[ ](?:number|no\.?|\#))?))" + _
 _rule(rf"""{_NB}(?:(?P<id18>[1-8][0-9]{{5}}[ -]?
                     (?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[0-9]{{3}}[0-9Xx])
           |[1-8][0-9]{{7}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{{3}}){_NA}""", _mask_id)
+_rule(rf"{_NB}[1-8](?:[ -]?[0-9]){{16}}[ -]?[0-9Xx]{_NA}", _mask_split_id)
 _rule(rf"""(?:(?:\+|{_NB}00|{_NB})86[ -]?|\(\+?86\)[ ]?|{_NB})
           (?:(?P<first3>1[3-9][0-9])|\((?P<first3b>1[3-9][0-9])\))
           [ ./-]?[0-9]{{4}}[ ./-]?[0-9]{{4}}{_NA}""", _mask_mobile)
@@ -293,6 +312,8 @@ _rule(rf"""(?:\+1[ .-]?|{_NB}1[ .-]?|{_NB})
 _rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num")
 # A bare ten-digit run shaped like a North American number (area and exchange both start 2-9).
 _rule(rf"{_NB}(?P<area>[2-9][0-9]{{2}})[2-9][0-9]{{6}}{_NA}", _mask_nanp)
+# After the North American rules, so that 1-718-555-0199 keeps its US form.
+_rule(rf"{_NB}1(?:[ -]?[0-9]){{10}}{_NA}", _mask_split_mobile, digits=1)
 _rule(r"""(?:联系方式|(?:联系|办公|家庭|移动)?(?:电话|手机|座机|固话|号码)(?:号码|号)?|微信号?|(?i:qq)(?:号码|号)?|传真
           |(?i:(?<![a-z])(?:telephone|tel|phone|mobile|cell(?:phone)?|fax|call|contact|whatsapp|wechat)
                (?:[ ]?(?:no\.?|number|\#))?(?![a-z])))"""

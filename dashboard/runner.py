@@ -1,9 +1,10 @@
 """``civicwall run``: everything the demo needs, started, watched and stopped together.
 
 Starts a real redis-server (embedded, unless REDIS_URL names one), one aggregator, the demo feed and
-gunicorn serving the wall. The aggregator, the feed and the embedded Redis are restarted if they
-die (the aggregator resumes from the consumer group, the feed's events are idempotent); if the web
-server dies, everything stops. Ctrl-C, SIGTERM or SIGHUP (the terminal closing) stop every process
+gunicorn serving the wall. The aggregator, the feed, the embedded Redis and, once it has answered,
+the web server are restarted if they die (the aggregator resumes from the consumer group, the feed's
+events are idempotent, open wall screens reconnect by themselves); if the web server cannot start
+(a port in use, say), or one of them keeps dying, everything stops. Ctrl-C, SIGTERM or SIGHUP (the terminal closing) stop every process
 it started, and the children are also tied to this process's life, so even a SIGKILL of
 ``civicwall run`` leaves nothing behind.
 """
@@ -55,12 +56,17 @@ class Child:
     def may_restart(self) -> bool:
         return self.restart and len(self.starts) < RESTART_LIMIT
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+    def signal_group(self, sig: int) -> None:
+        """Signal the child and everything it started (its session's process group): when gunicorn's
+        master dies, its workers outlive it for a while and would keep the port."""
+        if self.proc:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
                 pass
+
+    def stop(self) -> None:
+        self.signal_group(signal.SIGTERM)
 
     def wait(self, deadline: float) -> None:
         if not self.proc:
@@ -68,8 +74,9 @@ class Child:
         try:
             self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            pass
+        self.signal_group(signal.SIGKILL)      # the leader is gone: nothing of its group may stay
+        self.proc.wait()
 
 
 def _wait_http(url: str, web: Child, timeout: float = 90) -> None:
@@ -137,6 +144,7 @@ def main(args, settings: Settings) -> int:
             child.start()
         base = f"http://{settings.host}:{settings.port}"
         _wait_http(base + "/healthz", web)
+        web.restart = True          # it could start, so a later death is worth a restart
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n  (Ctrl-C stops everything)\n", flush=True)
         while not stopping:
             if embedded and embedded.process and embedded.process.poll() is not None:
@@ -149,6 +157,7 @@ def main(args, settings: Settings) -> int:
                 if child.may_restart():
                     print(f"civicwall: {child.name} exited with code {code}; restarting it "
                           f"(see {child.log_path})", file=sys.stderr, flush=True)
+                    child.signal_group(signal.SIGKILL)
                     child.start()
                 else:
                     print(f"civicwall: {child.name} exited with code {code}; stopping everything "

@@ -17,7 +17,7 @@ from typing import Any
 import dash
 import plotly.io.json
 import structlog
-from flask import Response
+from flask import Response, request
 
 from callbacks.wall import FEED_PATH, register
 from layouts.wall import wall_layout
@@ -202,9 +202,16 @@ def _routes(server, source: SnapshotSource, city: str) -> None:
                 "redis": "ok" if source.ping() else "unavailable"}
         return Response(json.dumps(body), mimetype="application/json", headers={"Cache-Control": "no-store"})
 
+    @server.get("/api", defaults={"rest": ""}, strict_slashes=False)
     @server.get("/api/<path:rest>")
     def api_unknown(rest):
         return _error(404, "not_found", f"unknown API path; the API has /api/v1/snapshot and {FEED_PATH}")
+
+    @server.errorhandler(405)
+    def method_not_allowed(exc):
+        if request.path == "/api" or request.path.startswith("/api/"):
+            return _error(405, "method_not_allowed", "the API is read-only: use GET")
+        return exc
 
     @server.after_request
     def worker_header(response):

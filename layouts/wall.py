@@ -24,7 +24,8 @@ from dashboard.settings import Settings
 from . import ids
 
 GRAPH_CONFIG = {"displayModeBar": False, "staticPlot": True, "responsive": True}
-FRESHNESS_KEYS = ("updated_ago", "updated_now", "delayed_since", "stale_since", "unreachable", "waiting")
+FRESHNESS_KEYS = ("updated_ago", "updated_now", "delayed_since", "stale_since", "unreachable",
+                  "server_stale_since", "server_unreachable", "waiting")
 
 
 def wall_layout(profile: Profile, settings: Settings, snapshot: dict[str, Any] | None,

@@ -103,4 +103,8 @@ CASES: list[tuple[str, dict, str]] = [
     ("phone in category", base("x13", category="咨询13812348888"), "repair:masked:category"),
     ("ID number in unit", base("x14", unit="张三 410802199001011234"), "repair:masked:unit"),
     ("newlines in title", base("x15", title="line one\nline two\r\nline three"), "ok"),
+    ("soft hyphens inside a phone number", base("x16", title="回电138\u00ad1234\u00ad9999",
+                                                 unit="单位138\u00ad1234\u00ad9999"), "repair:masked:unit"),
+    ("one digit per space", base("x17", text="手机 1 3 8 1 2 3 4 7 7 7 7"), "ok"),
+    ("ID number split oddly", base("x18", text="身份 4108021990-0101-1234 办理"), "ok"),
 ]

@@ -193,6 +193,28 @@ def test_wall_keeps_its_picture_and_says_stale_when_redis_goes_away(dash_duo, tm
         server.stop()
 
 
+@pytest.mark.browser
+def test_wall_tells_its_own_server_being_unreachable_from_redis_and_recovers(dash_duo, client, settings, jiaozuo):
+    own = settings.with_(profile="jiaozuo", refresh_ms=400)
+    noon = _noon(jiaozuo)
+    events = _load(client, jiaozuo, own, noon)
+    built_at = json.loads(client.get(Keys(jiaozuo.city).snapshot))["built_at"]
+    dash_duo.start_server(create_app(own))
+    expected = _expected(events, noon)
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", expected[ids.KPI_RECEIVED])
+    network = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    dash_duo.driver.execute_cdp_cmd("Network.enable", {})
+    dash_duo.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**network, "offline": True})
+    since = datetime.fromtimestamp(built_at, jiaozuo.tz).strftime("%H:%M")
+    dash_duo.wait_for_text_to_equal(f"#{ids.FRESHNESS}", f"大屏服务无响应，画面停留在 {since}")
+    assert dash_duo.find_element(f"#{ids.KPI_RECEIVED}").text == expected[ids.KPI_RECEIVED]
+    dash_duo.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**network, "offline": False})
+    until(lambda: "is-live" in dash_duo.find_element(f"#{ids.FRESHNESS}").get_attribute("class"), timeout=20)
+    # The only console entries are the refused requests themselves, no script error.
+    assert all(entry["source"] == "network" for entry in dash_duo.get_logs())
+    _quiesce(dash_duo)
+
+
 def test_snapshot_api_serves_the_stored_json_as_is(client, settings, jiaozuo):
     settings = settings.with_(profile="jiaozuo")
     _load(client, jiaozuo, settings, _noon(jiaozuo))

@@ -4,6 +4,7 @@ and the page layout it updates."""
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -208,6 +209,19 @@ def test_registered_route_serves_the_feed(jiaozuo, geometry):
     r = web.get(FEED_PATH, query_string={"category": ALL, "have": "x" * 100_000})   # ignored, not kept
     assert set(r.json["panels"]) == set(PANELS)
     assert source.calls == 3
+
+
+@pytest.mark.parametrize("accept, gzipped", [("gzip", True), ("GZIP", True), ("br, gzip;q=0.5", True),
+                                             ("gzip;q=0", False), ("identity", False), ("", False)])
+def test_answers_are_compressed_only_when_the_screen_accepts_it(jiaozuo, geometry, accept, gzipped):
+    app = dash.Dash(__name__)
+    app.layout = wall_layout(jiaozuo, Settings(), None, geometry)
+    register(app, Scripted(SNAPSHOT), profile=jiaozuo, settings=Settings(), geometry=geometry)
+    r = app.server.test_client().get(FEED_PATH, headers={"Accept-Encoding": accept})
+    assert (r.headers.get("Content-Encoding") == "gzip") is gzipped
+    body = gzip.decompress(r.data) if gzipped else r.data
+    assert json.loads(body)["panels"][f"{ids.KPI_RECEIVED}.children"] == "12"
+    assert "wall;dur=" in r.headers["Server-Timing"]
 
 
 def test_citizen_text_travels_as_plain_strings(feed):

@@ -3,6 +3,8 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import unicodedata
+
 import pytest
 
 from dashboard.contract import Event, Rejection, Validator
@@ -102,6 +104,18 @@ def test_unknown_district_is_kept_as_unknown_and_counted(v):
 def test_invisible_and_control_characters_are_removed_from_labels(v):
     out = v.validate(entry(category="Noise\u202e - \u200bStreet\x07"))
     assert out.fields["cat"] == "Noise - Street"
+
+
+def test_every_unicode_format_character_is_removed(v):
+    """Soft hyphens, bidi marks, tags…: all of Unicode's format characters (category Cf, taken here from
+    the running Python's tables), so none can hide the digits of a phone number from the masking."""
+    invisible = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf")
+    assert "\u00ad" in invisible and len(invisible) > 150
+    out = v.validate(entry(title="路灯" + invisible + "不亮", text="电话138" + invisible + "12345678",
+                           category="Noise" + invisible))
+    assert out.fields["title"] == "路灯不亮"
+    assert out.fields["text"] == "电话13812345678"
+    assert out.fields["cat"] == "Noise"
 
 
 def test_assigned_needs_a_unit_and_rated_needs_a_score(v):

@@ -95,6 +95,29 @@ def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(t
     wait_until(lambda: processes_mentioning(str(data_dir)) == [])
 
 
+def test_a_killed_web_server_is_replaced_and_leaves_no_worker_behind(tmp_path):
+    port = free_port()
+    data_dir = tmp_path / "run-data"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
+    env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(data_dir), "CIVICWALL_FEED": "none"}
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    health = f"http://127.0.0.1:{port}/healthz"
+    try:
+        wait_until(lambda: healthy(health))
+        old = [p for p in processes_mentioning(str(data_dir)) if b"gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(old) >= 2                                          # the master and its workers
+        master = min(old)
+        os.kill(master, signal.SIGKILL)
+        wait_until(lambda: healthy(health) and not any(Path(f"/proc/{p}").exists() for p in old),
+                   what="a new web server, and none of the old one's workers left")
+        assert proc.poll() is None                                    # the rest kept running
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    wait_until(lambda: processes_mentioning(str(data_dir)) == [])
+
+
 def test_run_refuses_a_port_that_is_in_use(tmp_path):
     import socket
 

@@ -12,7 +12,8 @@ def web(redis_url):
     return create_app(Settings(redis_url=redis_url, profile="nyc")).server.test_client()
 
 
-@pytest.mark.parametrize("path", ["/", "/api/v1/snapshot", "/healthz", "/api/v1/nope", "/assets/wall.css"])
+@pytest.mark.parametrize("path", ["/", "/api/v1/snapshot", "/api/v1/wall", "/healthz", "/api/v1/nope",
+                                  "/assets/wall.css"])
 def test_every_response_carries_the_security_headers(web, client, path):
     r = web.get(path)
     csp = r.headers["Content-Security-Policy"]
@@ -24,9 +25,18 @@ def test_every_response_carries_the_security_headers(web, client, path):
     assert r.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_unknown_api_paths_are_json_404s(web, client):
-    r = web.get("/api/v1/deadletter")
+@pytest.mark.parametrize("path", ["/api/v1/deadletter", "/api", "/api/", "/api/v1/wall/"])
+def test_unknown_api_paths_are_json_404s(web, client, path):
+    r = web.get(path)
     assert r.status_code == 404 and r.json["error"] == "not_found"
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/v1/wall"), ("DELETE", "/api/v1/snapshot"),
+                                          ("PUT", "/api/v1/anything")])
+def test_the_api_is_read_only_and_says_so_in_json(web, client, method, path):
+    r = web.open(path, method=method)
+    assert r.status_code == 405 and r.json["error"] == "method_not_allowed"
+    assert r.headers["X-Frame-Options"] == "DENY"
 
 
 def test_an_unreachable_redis_with_a_password_is_reported_without_it():
