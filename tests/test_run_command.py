@@ -74,13 +74,19 @@ def healthy(url: str) -> bool:
         return False
 
 
-def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(tmp_path):
+def start_quiet_run(tmp_path) -> tuple[subprocess.Popen, int, Path]:
+    """`civicwall run` with an embedded Redis and no demo feed, on a free port; output discarded."""
     port = free_port()
     data_dir = tmp_path / "run-data"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
     env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(data_dir), "CIVICWALL_FEED": "none"}
     proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port, data_dir
+
+
+def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(tmp_path):
+    proc, port, data_dir = start_quiet_run(tmp_path)
 
     def aggregators():
         return [p for p in processes_mentioning(str(data_dir))
@@ -96,12 +102,7 @@ def test_a_dead_aggregator_is_restarted_and_a_killed_run_leaves_nothing_behind(t
 
 
 def test_a_killed_web_server_is_replaced_and_leaves_no_worker_behind(tmp_path):
-    port = free_port()
-    data_dir = tmp_path / "run-data"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
-    env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(data_dir), "CIVICWALL_FEED": "none"}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port, data_dir = start_quiet_run(tmp_path)
     health = f"http://127.0.0.1:{port}/healthz"
     try:
         wait_until(lambda: healthy(health))
