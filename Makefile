@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench bench-screens clean
+.PHONY: run test test-fast screenshot bench bench-ingest bench-screens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ screenshot: $(STAMP)
 ## make bench: serving cost against history size (prints figures and ratios)
 bench: $(STAMP)
 	$(BIN)/python bench/serve_cost.py
+
+## make bench-ingest: events/s the aggregator applies, against a bare consumer of the same stream
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
 
 ## make bench-screens: 200 wall screens against gunicorn while 100 events/s arrive (60 s)
 bench-screens: $(STAMP)

@@ -15,6 +15,12 @@
 -- rule (earliest creation, latest assignment/resolution/reopen/rating, earliest first response), and
 -- every aggregate is derived from that state by retracting the old view and adding the new one. The
 -- same set of events therefore yields the same aggregates whatever order it arrives in.
+--
+-- Speed: a batch's events are grouped by request; each request is read once (HMGET, with the
+-- duplicate markers of its events) and written once (only the fields that changed). Retractions
+-- and additions are summed in Lua tables over the whole batch, and only the net changes reach Redis:
+-- one HINCRBY per counter that moved, one ZADD and one ZREM per sorted set. A batch of a thousand
+-- events thus costs a few thousand Redis calls instead of about fifty thousand.
 
 local P = ARGV[1]
 local group = ARGV[2]
@@ -26,18 +32,6 @@ local FIELDS = {'ct', 'cd', 'cm', 'ceid', 'ch', 'cat', 'dist', 'title', 'text', 
                 'ro', 'roeid', 'sat', 'satt', 'satd', 'sate'}
 local NUMERIC = {ct = true, cm = true, dl = true, ut = true, rt = true, rs = true, ro = true,
                  sat = true, satt = true}
-
-local function load(rk)
-  local values = redis.call('HMGET', rk, unpack(FIELDS))
-  local s = {}
-  for i, name in ipairs(FIELDS) do
-    local v = values[i]
-    if v and v ~= '' then
-      if NUMERIC[name] then s[name] = tonumber(v) else s[name] = v end
-    end
-  end
-  return s
-end
 
 local function copy(s)
   local c = {}
@@ -55,8 +49,25 @@ local function is_resolved(s)
   return s.rs ~= nil and (s.ro == nil or s.rs > s.ro)
 end
 
+-- Net changes of the whole batch: H[key][field] = increment; Z[key][member] = {old = score} (to remove)
+-- or {new = score} (to add or move).
+local H, Z = {}, {}
+
+local function hinc(key, field, n)
+  local h = H[key]
+  if h == nil then h = {}; H[key] = h end
+  h[field] = (h[field] or 0) + n
+end
+
 local function zmember(key, score, id, sign)
-  if sign > 0 then redis.call('ZADD', key, score, id) else redis.call('ZREM', key, id) end
+  local z = Z[key]
+  if z == nil then z = {}; Z[key] = z end
+  if sign < 0 then
+    z[id] = {old = score}
+  else
+    local prev = z[id]
+    if prev ~= nil and prev.old == score then z[id] = nil else z[id] = {new = score} end
+  end
 end
 
 -- Add (sign = 1) or retract (sign = -1) everything a request's state contributes to the aggregates.
@@ -68,28 +79,28 @@ local function contribute(s, id, sign)
   local unit = s.unit or s.cunit or ''
   local resolved = is_resolved(s)
   for _, key in ipairs({D, A}) do
-    redis.call('HINCRBY', key, 'n', sign)
-    redis.call('HINCRBY', key, 'c:' .. cat, sign)
-    redis.call('HINCRBY', key, 'd:' .. dist, sign)
-    redis.call('HINCRBY', key, 'ch:' .. ch, sign)
-    if unit ~= '' then redis.call('HINCRBY', key, 'u:' .. unit, sign) end
-    if resolved then redis.call('HINCRBY', key, 'rr', sign) end
+    hinc(key, 'n', sign)
+    hinc(key, 'c:' .. cat, sign)
+    hinc(key, 'd:' .. dist, sign)
+    hinc(key, 'ch:' .. ch, sign)
+    if unit ~= '' then hinc(key, 'u:' .. unit, sign) end
+    if resolved then hinc(key, 'rr', sign) end
   end
-  redis.call('HINCRBY', D, 'h:' .. math.floor(s.cm / 60), sign)
-  redis.call('HINCRBY', D, 'm:' .. s.cm, sign)
-  redis.call('HINCRBY', D, 'dc:' .. dist .. '|' .. cat, sign)
+  hinc(D, 'h:' .. math.floor(s.cm / 60), sign)
+  hinc(D, 'm:' .. s.cm, sign)
+  hinc(D, 'dc:' .. dist .. '|' .. cat, sign)
   zmember(P .. 'recent', s.ct, id, sign)
   if resolved then
     local R = P .. 'd:' .. s.rsd
-    redis.call('HINCRBY', R, 'res', sign)
-    redis.call('HINCRBY', R, 'res_c:' .. cat, sign)
-    redis.call('HINCRBY', R, 'res_d:' .. dist, sign)
+    hinc(R, 'res', sign)
+    hinc(R, 'res_c:' .. cat, sign)
+    hinc(R, 'res_d:' .. dist, sign)
     if s.dl ~= nil then
-      redis.call('HINCRBY', R, 'res_dl', sign)
-      redis.call('HINCRBY', A, 'res_dl', sign)
+      hinc(R, 'res_dl', sign)
+      hinc(A, 'res_dl', sign)
       if s.rs <= s.dl then
-        redis.call('HINCRBY', R, 'res_ot', sign)
-        redis.call('HINCRBY', A, 'res_ot', sign)
+        hinc(R, 'res_ot', sign)
+        hinc(A, 'res_ot', sign)
       end
     end
     local dur = s.rs - s.ct
@@ -97,27 +108,27 @@ local function contribute(s, id, sign)
       zmember(P .. 'ttr:' .. s.rsd, dur, id, sign)
       zmember(P .. 'ttr:all', dur, id, sign)
     else
-      redis.call('HINCRBY', A, 'neg_ttr', sign)
+      hinc(A, 'neg_ttr', sign)
     end
     zmember(P .. 'recent:res', s.rs, id, sign)
   else
-    redis.call('HINCRBY', A, 'open', sign)
+    hinc(A, 'open', sign)
     zmember(P .. 'open', s.ct, id, sign)
     if s.dl ~= nil then zmember(P .. 'open:dl', s.dl, id, sign) end
   end
   if s.rt ~= nil then
     local dur = s.rt - s.ct
-    redis.call('HINCRBY', P .. 'd:' .. s.rd, 'resp', sign)
+    hinc(P .. 'd:' .. s.rd, 'resp', sign)
     if dur >= 0 then
       zmember(P .. 'frt:' .. s.rd, dur, id, sign)
     else
-      redis.call('HINCRBY', A, 'neg_frt', sign)
+      hinc(A, 'neg_frt', sign)
     end
   end
   if s.sat ~= nil then
     for _, key in ipairs({P .. 'd:' .. s.satd, A}) do
-      redis.call('HINCRBY', key, 'rated', sign)
-      if s.sat >= 4 then redis.call('HINCRBY', key, 'sat', sign) end
+      hinc(key, 'rated', sign)
+      if s.sat >= 4 then hinc(key, 'sat', sign) end
     end
   end
 end
@@ -155,15 +166,17 @@ local function mutate(s, ev)
   return false
 end
 
-local function store(rk, s)
-  local args = {}
+local function store(rk, old, new, marks)
+  local args = marks
   local absent = {}
   for _, name in ipairs(FIELDS) do
-    local v = s[name]
+    local v = new[name]
     if v ~= nil then
-      args[#args + 1] = name
-      args[#args + 1] = v
-    else
+      if v ~= old[name] then
+        args[#args + 1] = name
+        args[#args + 1] = v
+      end
+    elseif old[name] ~= nil then
       absent[#absent + 1] = name
     end
   end
@@ -175,31 +188,95 @@ local applied, duplicates, unchanged = 0, 0, 0
 local acks = {}
 local max_ts = nil
 
+-- Group the batch's events by request, keeping their order of arrival.
+local byreq, order = {}, {}
 for _, ev in ipairs(batch.events) do
   acks[#acks + 1] = ev.id
-  local rk = P .. 'req:' .. ev.r
-  if redis.call('HSETNX', rk, 'x:' .. ev.e, 1) == 0 then
-    duplicates = duplicates + 1
-  else
-    local old = load(rk)
-    local new = copy(old)
-    if mutate(new, ev) then
-      contribute(old, ev.r, -1)
-      contribute(new, ev.r, 1)
-      store(rk, new)
-      -- Events whose creation has not arrived yet are kept, and counted, until it does.
-      if new.ct == nil then
-        redis.call('SADD', P .. 'orphans', ev.r)
-      elseif old.ct == nil then
-        redis.call('SREM', P .. 'orphans', ev.r)
-      end
-      applied = applied + 1
-    else
-      unchanged = unchanged + 1
+  local list = byreq[ev.r]
+  if list == nil then
+    list = {}
+    byreq[ev.r] = list
+    order[#order + 1] = ev.r
+  end
+  list[#list + 1] = ev
+end
+
+local nfields = #FIELDS
+local orphans_add, orphans_del = {}, {}
+for _, rid in ipairs(order) do
+  local rk = P .. 'req:' .. rid
+  local evs = byreq[rid]
+  local ask = {}
+  for i, name in ipairs(FIELDS) do ask[i] = name end
+  for i, ev in ipairs(evs) do ask[nfields + i] = 'x:' .. ev.e end
+  local values = redis.call('HMGET', rk, unpack(ask))
+  local old = {}
+  for i, name in ipairs(FIELDS) do
+    local v = values[i]
+    if v and v ~= '' then
+      if NUMERIC[name] then old[name] = tonumber(v) else old[name] = v end
     end
-    if max_ts == nil or ev.ts > max_ts then max_ts = ev.ts end
+  end
+  local new = copy(old)
+  local marks, seen, changed = {}, {}, false
+  for i, ev in ipairs(evs) do
+    if values[nfields + i] or seen[ev.e] then
+      duplicates = duplicates + 1
+    else
+      seen[ev.e] = true
+      marks[#marks + 1] = 'x:' .. ev.e
+      marks[#marks + 1] = 1
+      if mutate(new, ev) then
+        applied = applied + 1
+        changed = true
+      else
+        unchanged = unchanged + 1
+      end
+      if max_ts == nil or ev.ts > max_ts then max_ts = ev.ts end
+    end
+  end
+  if changed then
+    contribute(old, rid, -1)
+    contribute(new, rid, 1)
+    -- Events whose creation has not arrived yet are kept, and counted, until it does.
+    if new.ct == nil then
+      orphans_add[#orphans_add + 1] = rid
+    elseif old.ct == nil then
+      orphans_del[#orphans_del + 1] = rid
+    end
+  end
+  if #marks > 0 then store(rk, old, changed and new or old, marks) end
+end
+
+-- Lua's unpack takes a few thousand values at most: chunk long argument lists.
+local function chunked(cmd, key, list, width)
+  for i = 1, #list, width do
+    local part = {}
+    for j = i, math.min(i + width - 1, #list) do part[#part + 1] = list[j] end
+    redis.call(cmd, key, unpack(part))
   end
 end
+
+for key, fields in pairs(H) do
+  for field, n in pairs(fields) do
+    if n ~= 0 then redis.call('HINCRBY', key, field, n) end
+  end
+end
+for key, members in pairs(Z) do
+  local adds, dels = {}, {}
+  for id, change in pairs(members) do
+    if change.new ~= nil then
+      adds[#adds + 1] = change.new
+      adds[#adds + 1] = id
+    else
+      dels[#dels + 1] = id
+    end
+  end
+  chunked('ZADD', key, adds, 1000)
+  chunked('ZREM', key, dels, 1000)
+end
+chunked('SADD', P .. 'orphans', orphans_add, 1000)
+chunked('SREM', P .. 'orphans', orphans_del, 1000)
 
 for _, id in ipairs(batch.ack or {}) do acks[#acks + 1] = id end
 

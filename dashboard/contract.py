@@ -52,6 +52,8 @@ _INVISIBLE = re.compile(
     "\U000e0001\U000e0020-\U000e007f]"
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+LABELS = (("category", "cat"), ("unit", "unit"), ("channel", "ch"), ("source", "source"))
+CACHE_MAX = 50_000
 _ISO_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d)")
 
 
@@ -88,6 +90,11 @@ class Validator:
         self.tz = profile.tz
         self.now = now
         self._districts = profile.district_lookup()
+        # Labels, districts and calendar minutes repeat endlessly in a stream; each distinct value is
+        # cleaned, masked and looked up once (the caches are emptied when they grow past CACHE_MAX).
+        self._labels: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+        self._district_cache: dict[str, tuple[str | None, str]] = {}
+        self._minutes: dict[int, tuple[str, int]] = {}
         self._channels = {normalise_name(k): k for k in profile.channels}
         for k, label in profile.channels.items():
             self._channels.setdefault(normalise_name(label), k)
@@ -116,15 +123,65 @@ class Validator:
             ts.reason = ts.reason.replace("{field}", "ts")
             return ts
         ts_value, repaired_naive = ts
-        local = datetime.fromtimestamp(ts_value, self.tz)
+        day, mod = self._calendar(ts_value)
         event = Event(event_id=ids["event_id"], request_id=ids["request_id"], type=etype, ts=ts_value,
-                      day=local.date().isoformat(), mod=local.hour * 60 + local.minute)
+                      day=day, mod=mod)
         if repaired_naive:
             event.repairs.append("naive_time_in_city_tz")
         problem = self._optional(f, event)
         return problem or event
 
     # -- pieces ---------------------------------------------------------------------------------
+
+    def _calendar(self, ts: int) -> tuple[str, int]:
+        """City-local date and minute of the day; zone offsets change on minute boundaries at most."""
+        minute = ts // 60
+        hit = self._minutes.get(minute)
+        if hit is None:
+            if len(self._minutes) > CACHE_MAX:
+                self._minutes.clear()
+            local = datetime.fromtimestamp(minute * 60, self.tz)
+            hit = self._minutes[minute] = (local.date().isoformat(), local.hour * 60 + local.minute)
+        return hit
+
+    def _label(self, name: str, raw: str) -> tuple[str, tuple[str, ...]]:
+        """A label field cleaned, cut to length and masked, with the repairs that took."""
+        key = (name, raw)
+        hit = self._labels.get(key)
+        if hit is not None:
+            return hit
+        if len(self._labels) > CACHE_MAX:
+            self._labels.clear()
+        repairs = []
+        value = _clean_label(raw)
+        if len(value) > MAX_LABEL_CHARS:
+            value = value[:MAX_LABEL_CHARS]
+            repairs.append(f"truncated:{name}")
+        # Labels are counted and shown as they are, on every screen: personal data in one is
+        # masked here, once, so no aggregate ever holds it.
+        masked = mask_text(value)
+        if masked != value:
+            value = masked
+            repairs.append(f"masked:{name}")
+        if name == "channel" and value:
+            known = self._channels.get(normalise_name(value))
+            if known:
+                value = known
+            else:
+                repairs.append("unknown_channel")
+        hit = self._labels[key] = (value, tuple(repairs))
+        return hit
+
+    def _district(self, raw: str) -> tuple[str | None, str]:
+        """(district id or None, cleaned text) for a district field."""
+        hit = self._district_cache.get(raw)
+        if hit is None:
+            if len(self._district_cache) > CACHE_MAX:
+                self._district_cache.clear()
+            cleaned = _clean_label(raw)
+            hit = self._district_cache[raw] = (self._districts.get(normalise_name(cleaned)) if cleaned else None,
+                                               cleaned)
+        return hit
 
     def _decode(self, raw: Mapping) -> dict[str, str] | Rejection:
         if len(raw) > MAX_FIELDS:
@@ -150,7 +207,7 @@ class Validator:
 
     def _time(self, text: str, future_ok: bool = False) -> tuple[int, bool] | Rejection:
         raw = text.strip()
-        candidate = _ISO_SPACE.sub(r"\1T\2", raw)
+        candidate = raw if raw[10:11] == "T" else _ISO_SPACE.sub(r"\1T\2", raw)
         if candidate.endswith(("z", "Z")):
             candidate = candidate[:-1] + "+00:00"
         try:
@@ -171,31 +228,21 @@ class Validator:
 
     def _optional(self, f: dict[str, str], event: Event) -> Rejection | None:
         out = event.fields
-        for name in ("category", "unit", "channel", "source"):
-            value = _clean_label(f.get(name, ""))
-            if len(value) > MAX_LABEL_CHARS:
-                value = value[:MAX_LABEL_CHARS]
-                event.repairs.append(f"truncated:{name}")
-            # Labels are counted and shown as they are, on every screen: personal data in one is
-            # masked here, once, so no aggregate ever holds it.
-            masked = mask_text(value)
-            if masked != value:
-                value = masked
-                event.repairs.append(f"masked:{name}")
+        for name, short in LABELS:
+            raw = f.get(name)
+            if not raw:
+                continue
+            value, repairs = self._label(name, raw)
+            if repairs:
+                event.repairs.extend(repairs)
             if value:
-                out[{"category": "cat", "channel": "ch"}.get(name, name)] = value
-        if "ch" in out:
-            known = self._channels.get(normalise_name(out["ch"]))
-            if known:
-                out["ch"] = known
-            else:
-                event.repairs.append("unknown_channel")
-        district = _clean_label(f.get("district", ""))
-        if district:
-            found = self._districts.get(normalise_name(district))
+                out[short] = value
+        raw = f.get("district")
+        if raw:
+            found, cleaned = self._district(raw)
             if found:
                 out["dist"] = found
-            else:
+            elif cleaned:
                 event.repairs.append("unknown_district")
         for name, limit in (("title", MAX_TITLE_CHARS), ("text", MAX_TEXT_CHARS)):
             value = _clean_text(f.get(name, ""))
@@ -235,12 +282,16 @@ class Validator:
 
 
 def _clean_label(text: str) -> str:
+    if text.isascii() and text.isprintable() and text == text.strip() and "  " not in text:
+        return text                      # nothing to normalise, remove or collapse
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", _CONTROL.sub("", text.replace("\t", " ").replace("\r", " ").replace("\n", " ")))
     return re.sub(r"\s+", " ", text).strip()
 
 
 def _clean_text(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text.strip()
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
     return _INVISIBLE.sub("", _CONTROL.sub("", text)).strip()
 

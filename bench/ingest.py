@@ -1,0 +1,169 @@
+"""Ingest: how many events per second the aggregator applies, against a bare consumer on the same stream.
+
+Writes N synthetic events (appeals created, assigned, half of them responded, most resolved, some
+rated, over the last 30 days, in the Jiaozuo profile) into an embedded Redis, then drains the same
+stream three ways, each with its own consumer group so each sees every entry:
+
+  - bare:       XREADGROUP + XACK only, the practical limit of client and server;
+  - aggregator: the real Aggregator in this process (validate, apply, acknowledge);
+  - processes:  P `civicwall aggregate --until-idle` processes sharing one group, on a fresh copy of
+                the stream in another database (state starts empty each time), for P = 1 and 2.
+
+Prints each rate in events/s and the ratios. Run: `make bench-ingest` (or `python bench/ingest.py
+--events 200000 --batch 1000 [--profile]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dashboard.aggregator import Aggregator  # noqa: E402
+from dashboard.keys import Keys  # noqa: E402
+from dashboard.profiles import load_profile  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
+from dashboard.store import EmbeddedRedis, connect  # noqa: E402
+
+
+def synthetic(profile, count: int, end: datetime, rng: random.Random):
+    """About `count` events; yields plain dicts in the event contract."""
+    cats = [c.name for c in profile.categories]
+    channels = list(profile.channels)
+    n = i = 0
+    while n < count:
+        created = end - timedelta(seconds=rng.randrange(30 * 86400))
+        rid = f"b{i}"
+        i += 1
+        base = {"v": "1", "request_id": rid}
+        out = [base | {"event_id": f"{rid}c", "type": "created", "ts": created.isoformat(),
+                       "district": rng.choice(profile.districts).id, "category": rng.choice(cats),
+                       "channel": rng.choice(channels), "title": f"诉求 {i}",
+                       "deadline": (created + timedelta(days=3)).isoformat()}]
+        out.append(base | {"event_id": f"{rid}a", "type": "assigned",
+                           "ts": (created + timedelta(minutes=5)).isoformat(), "unit": f"单位{i % 40}"})
+        if rng.random() < 0.5:
+            out.append(base | {"event_id": f"{rid}p", "type": "responded",
+                               "ts": (created + timedelta(minutes=rng.randrange(5, 120))).isoformat()})
+        if rng.random() < 0.8:
+            done = min(end, created + timedelta(minutes=rng.lognormvariate(6, 1)))
+            out.append(base | {"event_id": f"{rid}r", "type": "resolved", "ts": done.isoformat(),
+                               "text": "已办结"})
+            if rng.random() < 0.3:
+                out.append(base | {"event_id": f"{rid}s", "type": "rated", "ts": done.isoformat(),
+                                   "satisfaction": str(rng.randint(1, 5))})
+        yield from out
+        n += len(out)
+
+
+def fill(client, stream: str, events: list[dict]) -> float:
+    t = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for k, e in enumerate(events, 1):
+        pipe.xadd(stream, e)
+        if k % 5000 == 0:
+            pipe.execute()
+    pipe.execute()
+    return time.perf_counter() - t
+
+
+def bare(client, stream: str, batch: int) -> tuple[int, float]:
+    client.xgroup_create(stream, "bench-bare", id="0")
+    done = 0
+    t = time.perf_counter()
+    while True:
+        reply = client.xreadgroup("bench-bare", "c", {stream: ">"}, count=batch)
+        entries = reply[0][1] if reply else []
+        if not entries:
+            break
+        client.xack(stream, "bench-bare", *[eid for eid, _ in entries])
+        done += len(entries)
+    return done, time.perf_counter() - t
+
+
+def processes(url: str, count: int, batch: int, events: list[dict]) -> float:
+    client = connect(url)
+    client.flushdb()
+    keys = Keys("jiaozuo")
+    fill(client, keys.stream, events)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
+    env |= {"REDIS_URL": url, "CIVICWALL_PROFILE": "jiaozuo", "CIVICWALL_BATCH": str(batch)}
+    # The group exists before the processes start, so none of them races to create it.
+    Aggregator(client, load_profile("jiaozuo"), Settings(redis_url=url, batch=batch), consumer="setup").ensure_group()
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "dashboard.cli", "aggregate", "--until-idle",
+                               "--consumer", f"p{k}"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, cwd=ROOT) for k in range(count)]
+    for p in procs:
+        p.wait()
+    elapsed = time.perf_counter() - t
+    applied = int(client.hget(keys.meta, "applied") or 0) + int(client.hget(keys.meta, "unchanged") or 0)
+    if applied != len(events):
+        raise SystemExit(f"{count} processes applied {applied} of {len(events)} events")
+    client.flushdb()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=Settings().batch)
+    parser.add_argument("--profile", action="store_true", help="print where the aggregator's own time goes")
+    parser.add_argument("--no-processes", action="store_true", help="skip the multi-process runs")
+    args = parser.parse_args()
+    profile = load_profile("jiaozuo")
+    rng = random.Random(7)
+    end = datetime.now(profile.tz).replace(microsecond=0)
+    events = list(synthetic(profile, args.events, end, rng))
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp), persist=False).start()
+        try:
+            client = connect(server.url)
+            keys = Keys(profile.city)
+            written = fill(client, keys.stream, events)
+            n_bare, t_bare = bare(client, keys.stream, args.batch)
+            settings = Settings(redis_url=server.url, batch=args.batch)
+            agg = Aggregator(client, profile, settings, consumer="bench")
+            agg.ensure_group()
+            prof = cProfile.Profile() if args.profile else None
+            t = time.perf_counter()
+            if prof:
+                prof.enable()
+            agg.run_until_idle()
+            if prof:
+                prof.disable()
+            t_agg = time.perf_counter() - t
+            meta = client.hgetall(keys.meta)
+            applied = int(meta.get(b"applied", 0)) + int(meta.get(b"unchanged", 0))
+            info = client.info("memory")
+            multi = {} if args.no_processes else {
+                p: processes(server.url.rsplit("/", 1)[0] + "/1", p, args.batch, events) for p in (1, 2)}
+        finally:
+            server.stop()
+    r_bare, r_agg = n_bare / t_bare, applied / t_agg
+    print(f"events: {len(events):,} ({len(events) / written:,.0f}/s written with pipelined XADD)")
+    print(f"bare consumer (XREADGROUP + XACK, batch {args.batch}): {r_bare:,.0f} events/s")
+    print(f"aggregator, one process:                  {r_agg:,.0f} events/s "
+          f"(ratio to bare {r_agg / r_bare:.2f}; applied {applied:,} of {len(events):,})")
+    for p, elapsed in multi.items():
+        print(f"aggregate --until-idle, {p} process(es):  {len(events) / elapsed:,.0f} events/s "
+              f"(ratio to 1 process {multi[1] / elapsed:.2f}; includes start-up)")
+    print(f"Redis memory after the single run: {info['used_memory'] / 2**20:,.0f} MiB")
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
