@@ -16,8 +16,8 @@
 -- every aggregate is derived from that state by retracting the old view and adding the new one. The
 -- same set of events therefore yields the same aggregates whatever order it arrives in.
 --
--- Speed: a batch's events are grouped by request; each request is read once (HMGET, with the
--- duplicate markers of its events) and written once (only the fields that changed). Retractions
+-- Speed: a batch's events are grouped by request; each request's state is one JSON string (with the
+-- ids of the events already applied to it, for deduplication), read once and written once. Retractions
 -- and additions are summed in Lua tables over the whole batch, and only the net changes reach Redis:
 -- one HINCRBY per counter that moved, one ZADD and one ZREM per sorted set. A batch of a thousand
 -- events thus costs a few thousand Redis calls instead of about fifty thousand.
@@ -27,11 +27,9 @@ local group = ARGV[2]
 local batch = cjson.decode(ARGV[3])
 local recent_keep = tonumber(batch.recent_keep or 200)
 
-local FIELDS = {'ct', 'cd', 'cm', 'ceid', 'ch', 'cat', 'dist', 'title', 'text', 'lat', 'lon', 'dl',
-                'cunit', 'unit', 'ut', 'ueid', 'rt', 'rd', 'rs', 'rsd', 'rseid', 'rtext', 'runit',
-                'ro', 'roeid', 'sat', 'satt', 'satd', 'sate'}
-local NUMERIC = {ct = true, cm = true, dl = true, ut = true, rt = true, rs = true, ro = true,
-                 sat = true, satt = true}
+-- A request's state, stored as JSON at P .. 'r:' .. request id: ct cd cm ceid ch cat dist title text lat
+-- lon dl cunit (creation), unit ut ueid (assignment), rt rd (first response), rs rsd rseid rtext runit
+-- (resolution), ro roeid (reopening), sat satt satd sate (rating), and x: {event id = 1, ...}.
 
 local function copy(s)
   local c = {}
@@ -71,30 +69,33 @@ local function zmember(key, score, id, sign)
 end
 
 -- Add (sign = 1) or retract (sign = -1) everything a request's state contributes to the aggregates.
+local A = P .. 'd:all'
+local RECENT, RECENT_RES, OPEN, OPEN_DL, TTR_ALL = P .. 'recent', P .. 'recent:res', P .. 'open', P .. 'open:dl',
+                                                   P .. 'ttr:all'
+
 local function contribute(s, id, sign)
   if s.ct == nil then return end
   local D = P .. 'd:' .. s.cd
-  local A = P .. 'd:all'
-  local cat, dist, ch = s.cat or '', s.dist or '', s.ch or ''
+  local cat, dist = s.cat or '', s.dist or ''
   local unit = s.unit or s.cunit or ''
   local resolved = is_resolved(s)
-  for _, key in ipairs({D, A}) do
-    hinc(key, 'n', sign)
-    hinc(key, 'c:' .. cat, sign)
-    hinc(key, 'd:' .. dist, sign)
-    hinc(key, 'ch:' .. ch, sign)
-    if unit ~= '' then hinc(key, 'u:' .. unit, sign) end
-    if resolved then hinc(key, 'rr', sign) end
-  end
+  local fc, fd, fch = 'c:' .. cat, 'd:' .. dist, 'ch:' .. (s.ch or '')
+  local fu = unit ~= '' and 'u:' .. unit or nil
+  hinc(D, 'n', sign); hinc(A, 'n', sign)
+  hinc(D, fc, sign); hinc(A, fc, sign)
+  hinc(D, fd, sign); hinc(A, fd, sign)
+  hinc(D, fch, sign); hinc(A, fch, sign)
+  if fu then hinc(D, fu, sign); hinc(A, fu, sign) end
+  if resolved then hinc(D, 'rr', sign); hinc(A, 'rr', sign) end
   hinc(D, 'h:' .. math.floor(s.cm / 60), sign)
   hinc(D, 'm:' .. s.cm, sign)
   hinc(D, 'dc:' .. dist .. '|' .. cat, sign)
-  zmember(P .. 'recent', s.ct, id, sign)
+  zmember(RECENT, s.ct, id, sign)
   if resolved then
     local R = P .. 'd:' .. s.rsd
     hinc(R, 'res', sign)
-    hinc(R, 'res_c:' .. cat, sign)
-    hinc(R, 'res_d:' .. dist, sign)
+    hinc(R, 'res_' .. fc, sign)
+    hinc(R, 'res_' .. fd, sign)
     if s.dl ~= nil then
       hinc(R, 'res_dl', sign)
       hinc(A, 'res_dl', sign)
@@ -106,15 +107,15 @@ local function contribute(s, id, sign)
     local dur = s.rs - s.ct
     if dur >= 0 then
       zmember(P .. 'ttr:' .. s.rsd, dur, id, sign)
-      zmember(P .. 'ttr:all', dur, id, sign)
+      zmember(TTR_ALL, dur, id, sign)
     else
       hinc(A, 'neg_ttr', sign)
     end
-    zmember(P .. 'recent:res', s.rs, id, sign)
+    zmember(RECENT_RES, s.rs, id, sign)
   else
     hinc(A, 'open', sign)
-    zmember(P .. 'open', s.ct, id, sign)
-    if s.dl ~= nil then zmember(P .. 'open:dl', s.dl, id, sign) end
+    zmember(OPEN, s.ct, id, sign)
+    if s.dl ~= nil then zmember(OPEN_DL, s.dl, id, sign) end
   end
   if s.rt ~= nil then
     local dur = s.rt - s.ct
@@ -126,10 +127,9 @@ local function contribute(s, id, sign)
     end
   end
   if s.sat ~= nil then
-    for _, key in ipairs({P .. 'd:' .. s.satd, A}) do
-      hinc(key, 'rated', sign)
-      if s.sat >= 4 then hinc(key, 'sat', sign) end
-    end
+    local S = P .. 'd:' .. s.satd
+    hinc(S, 'rated', sign); hinc(A, 'rated', sign)
+    if s.sat >= 4 then hinc(S, 'sat', sign); hinc(A, 'sat', sign) end
   end
 end
 
@@ -166,24 +166,6 @@ local function mutate(s, ev)
   return false
 end
 
-local function store(rk, old, new, marks)
-  local args = marks
-  local absent = {}
-  for _, name in ipairs(FIELDS) do
-    local v = new[name]
-    if v ~= nil then
-      if v ~= old[name] then
-        args[#args + 1] = name
-        args[#args + 1] = v
-      end
-    elseif old[name] ~= nil then
-      absent[#absent + 1] = name
-    end
-  end
-  if #args > 0 then redis.call('HSET', rk, unpack(args)) end
-  if #absent > 0 then redis.call('HDEL', rk, unpack(absent)) end
-end
-
 local applied, duplicates, unchanged = 0, 0, 0
 local acks = {}
 local max_ts = nil
@@ -201,31 +183,21 @@ for _, ev in ipairs(batch.events) do
   list[#list + 1] = ev
 end
 
-local nfields = #FIELDS
 local orphans_add, orphans_del = {}, {}
 for _, rid in ipairs(order) do
-  local rk = P .. 'req:' .. rid
-  local evs = byreq[rid]
-  local ask = {}
-  for i, name in ipairs(FIELDS) do ask[i] = name end
-  for i, ev in ipairs(evs) do ask[nfields + i] = 'x:' .. ev.e end
-  local values = redis.call('HMGET', rk, unpack(ask))
-  local old = {}
-  for i, name in ipairs(FIELDS) do
-    local v = values[i]
-    if v and v ~= '' then
-      if NUMERIC[name] then old[name] = tonumber(v) else old[name] = v end
-    end
-  end
+  local rk = P .. 'r:' .. rid
+  local raw = redis.call('GET', rk)
+  local old = raw and cjson.decode(raw) or {}
+  local seen = old.x or {}
+  old.x = nil
   local new = copy(old)
-  local marks, seen, changed = {}, {}, false
-  for i, ev in ipairs(evs) do
-    if values[nfields + i] or seen[ev.e] then
+  local marked, changed = false, false
+  for _, ev in ipairs(byreq[rid]) do
+    if seen[ev.e] then
       duplicates = duplicates + 1
     else
-      seen[ev.e] = true
-      marks[#marks + 1] = 'x:' .. ev.e
-      marks[#marks + 1] = 1
+      seen[ev.e] = 1
+      marked = true
       if mutate(new, ev) then
         applied = applied + 1
         changed = true
@@ -245,7 +217,11 @@ for _, rid in ipairs(order) do
       orphans_del[#orphans_del + 1] = rid
     end
   end
-  if #marks > 0 then store(rk, old, changed and new or old, marks) end
+  if marked then
+    local state = changed and new or old
+    state.x = seen
+    redis.call('SET', rk, cjson.encode(state))
+  end
 end
 
 -- Lua's unpack takes a few thousand values at most: chunk long argument lists.

@@ -52,7 +52,7 @@ class Keys:
         return self.prefix + "meta"          # hash: last_event_ts, events_applied, ...
 
     def request(self, request_id: str) -> str:
-        return self.prefix + "req:" + request_id
+        return self.prefix + "r:" + request_id
 
     def day(self, day: str) -> str:
         return self.prefix + "d:" + day

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import redis
 
 from . import clock
@@ -194,13 +195,23 @@ def _requests(client: redis.Redis, keys: Keys, ids: list[bytes]) -> list[dict[st
     pipe = client.pipeline(transaction=False)
     fields = ("ct", "ch", "cat", "dist", "title", "text", "unit", "cunit", "rs", "rtext", "dl")
     for rid in ids:
-        pipe.hmget(keys.request(rid.decode("utf-8", "replace")), *fields)
+        pipe.get(keys.request(rid.decode("utf-8", "replace")))
     rows = []
-    for rid, values in zip(ids, pipe.execute()):
-        row = {name: _text(v) for name, v in zip(fields, values)}
+    for rid, raw in zip(ids, pipe.execute()):
+        state = orjson.loads(raw) if raw else {}
+        row = {name: _plain(state.get(name)) for name in fields}
         row["id"] = rid.decode("utf-8", "replace")
         rows.append(row)
     return rows
+
+
+def _plain(value: Any) -> str:
+    """A state value as text, as it would read in a Redis hash: 1716786000, not 1716786000.0."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _masked(text: str, limit: int) -> str:
