@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,9 +81,13 @@ class Aggregator:
 
     def process(self, entries: list[tuple[bytes, dict | None]]) -> BatchResult:
         """Validate and apply entries (as returned by XREADGROUP) in one atomic script call."""
+        return self.apply_prepared(*self.prepare(entries))
+
+    def prepare(self, entries: list[tuple[bytes, dict | None]]) -> tuple[list | None, BatchResult]:
+        """Validate a batch and build the apply script's arguments (no Redis call)."""
         result = BatchResult()
         if not entries:
-            return result
+            return None, result
         events, rejects = [], []
         repairs: Counter = Counter()
         for entry_id, raw in entries:
@@ -107,6 +112,12 @@ class Aggregator:
                 # The dead letter keeps enough of each value to see what was wrong, not 10 MB of it.
                 args += [k, v[:DEAD_LETTER_VALUE_BYTES] if isinstance(v, (bytes, str)) else v]
             result.reasons[rej.reason] += 1
+        return args, result
+
+    def apply_prepared(self, args: list | None, result: BatchResult) -> BatchResult:
+        """Run the apply script on a prepared batch: apply, dead-letter and acknowledge, atomically."""
+        if args is None:
+            return result
         with translated("applying a batch"):
             applied, dups, unchanged, nrej, acked = self._apply(
                 keys=[self.keys.stream, self.keys.deadletter], args=args)
@@ -116,6 +127,35 @@ class Aggregator:
             log.info("aggregator.rejected", entries=nrej, reasons=dict(result.reasons),
                      deadletter=self.keys.deadletter)
         return result
+
+    def catch_up(self, entries: list | None = None, max_s: float | None = None) -> int:
+        """Work through a backlog of new entries, starting with ``entries`` if given, for at most
+        ``max_s`` seconds (then the caller can publish a snapshot and come back).
+
+        While Redis runs the apply script on one batch, this process reads and validates the next,
+        so a backlog keeps two cores busy instead of one. One batch at most is in flight: its
+        entries are pending in the consumer group until its script has acknowledged them, so a crash
+        at any point loses nothing (they are re-read on restart, and applying twice is a no-op)."""
+        entries = self.read(">", block=None) if entries is None else entries
+        if not entries:
+            return 0
+        total = len(entries)
+        until = None if max_s is None else time.monotonic() + max_s
+        prepared = self.prepare(entries)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply") as pool:
+            running = None
+            while prepared is not None:
+                if until is not None and time.monotonic() > until:
+                    following = []
+                else:
+                    following = self.read(">", block=None)  # Redis is free: the last script is done
+                if running is not None:
+                    running.result()                          # its errors surface here
+                running = pool.submit(self.apply_prepared, *prepared)
+                prepared = self.prepare(following) if following else None
+                total += len(following)
+            running.result()
+        return total
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -179,6 +219,9 @@ class Aggregator:
             self.claim_abandoned()
         entries = self.read(">", block=self.settings.block_ms)
         result = self.process(entries)
+        if len(entries) >= self.settings.batch:
+            # A backlog: read, validate and apply side by side, and come back in time to publish.
+            self.catch_up(max_s=min(0.5, self.settings.snapshot_ms / 1000))
         if entries:
             log.debug("aggregator.batch", events=len(entries), applied=result.applied,
                       duplicates=result.duplicates, rejected=result.rejected)
@@ -200,13 +243,7 @@ class Aggregator:
     def run_until_idle(self) -> int:
         """Process everything currently in the stream, then build a snapshot. For CLIs and tests."""
         self.ensure_group()
-        total = self.drain_own_pending()
-        while True:
-            entries = self.read(">", block=None)
-            if not entries:
-                break
-            self.process(entries)
-            total += len(entries)
+        total = self.drain_own_pending() + self.catch_up()
         snapshot.store(self.client, self.keys, snapshot.build(self.client, self.keys, self.profile))
         return total
 

@@ -111,3 +111,20 @@ def test_a_consumer_group_lost_with_a_redis_restart_is_recreated(client, nyc, se
     assert agg.read(">") == []                            # NOGROUP is handled: the group is recreated
     agg.run_until_idle()
     assert figures(client, keys)[1]["received"] == 6
+
+
+def test_a_backlog_is_worked_through_in_bounded_rounds_with_nothing_left_pending(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(40))                                   # 60 entries
+    agg = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    agg.ensure_group()
+    # With no time left, a round applies the batch it was given and reads no further.
+    assert agg.catch_up(max_s=0) == 10
+    assert client.xpending(keys.stream, settings.group)["pending"] == 0
+    assert int(client.hget(keys.meta, "applied")) == 10
+    # Without a limit it validates each batch while Redis applies the previous one, to the end.
+    assert agg.catch_up() == 50
+    assert client.xpending(keys.stream, settings.group)["pending"] == 0
+    snapshot.store(client, keys, snapshot.build(client, keys, nyc))
+    headline, all_time = figures(client, keys)
+    assert all_time["received"] == 40 and all_time["resolved"] == 20
