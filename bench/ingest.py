@@ -20,6 +20,7 @@ import cProfile
 import os
 import pstats
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=Settings().batch)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported (the machine is noisy)")
     parser.add_argument("--profile", action="store_true", help="print where the aggregator's own time goes")
     parser.add_argument("--no-processes", action="store_true", help="skip the multi-process runs")
     args = parser.parse_args()
@@ -126,40 +128,53 @@ def main() -> int:
     rng = random.Random(7)
     end = datetime.now(profile.tz).replace(microsecond=0)
     events = list(synthetic(profile, args.events, end, rng))
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp), persist=False).start()
         try:
             client = connect(server.url)
             keys = Keys(profile.city)
-            written = fill(client, keys.stream, events)
-            n_bare, t_bare = bare(client, keys.stream, args.batch)
-            settings = Settings(redis_url=server.url, batch=args.batch)
-            agg = Aggregator(client, profile, settings, consumer="bench")
-            agg.ensure_group()
-            prof = cProfile.Profile() if args.profile else None
-            t = time.perf_counter()
-            if prof:
-                prof.enable()
-            agg.run_until_idle()
-            if prof:
-                prof.disable()
-            t_agg = time.perf_counter() - t
-            meta = client.hgetall(keys.meta)
-            applied = int(meta.get(b"applied", 0)) + int(meta.get(b"unchanged", 0))
+            for _ in range(args.repeat):
+                # Each round from an empty state: fill, drain bare, then aggregate the same entries.
+                client.flushdb()
+                written = fill(client, keys.stream, events)
+                n_bare, t_bare = bare(client, keys.stream, args.batch)
+                settings = Settings(redis_url=server.url, batch=args.batch)
+                agg = Aggregator(client, profile, settings, consumer="bench")
+                agg.ensure_group()
+                prof = cProfile.Profile() if args.profile else None
+                t = time.perf_counter()
+                if prof:
+                    prof.enable()
+                agg.run_until_idle()
+                if prof:
+                    prof.disable()
+                t_agg = time.perf_counter() - t
+                meta = client.hgetall(keys.meta)
+                applied = int(meta.get(b"applied", 0)) + int(meta.get(b"unchanged", 0))
+                if applied != len(events):
+                    raise SystemExit(f"the aggregator applied {applied} of {len(events)} events")
+                rounds.append((n_bare / t_bare, applied / t_agg, len(events) / written))
             info = client.info("memory")
             multi = {} if args.no_processes else {
                 p: processes(server.url.rsplit("/", 1)[0] + "/1", p, args.batch, events) for p in (1, 2)}
         finally:
             server.stop()
-    r_bare, r_agg = n_bare / t_bare, applied / t_agg
-    print(f"events: {len(events):,} ({len(events) / written:,.0f}/s written with pipelined XADD)")
-    print(f"bare consumer (XREADGROUP + XACK, batch {args.batch}): {r_bare:,.0f} events/s")
-    print(f"aggregator, one process:                  {r_agg:,.0f} events/s "
-          f"(ratio to bare {r_agg / r_bare:.2f}; applied {applied:,} of {len(events):,})")
+    r_bare = statistics.median(r[0] for r in rounds)
+    r_agg = statistics.median(r[1] for r in rounds)
+    ratios = [r[1] / r[0] for r in rounds]
+    print(f"events: {len(events):,} per round, {args.repeat} rounds "
+          f"({statistics.median(r[2] for r in rounds):,.0f}/s written with pipelined XADD)")
+    print(f"bare consumer (XREADGROUP + XACK, batch {args.batch}): median {r_bare:,.0f} events/s "
+          f"(rounds: {', '.join(f'{r[0]:,.0f}' for r in rounds)})")
+    print(f"aggregator, one process:                  median {r_agg:,.0f} events/s "
+          f"(rounds: {', '.join(f'{r[1]:,.0f}' for r in rounds)})")
+    print(f"ratio aggregator / bare, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+          f"median {statistics.median(ratios):.2f}")
     for p, elapsed in multi.items():
         print(f"aggregate --until-idle, {p} process(es):  {len(events) / elapsed:,.0f} events/s "
               f"(ratio to 1 process {multi[1] / elapsed:.2f}; includes start-up)")
-    print(f"Redis memory after the single run: {info['used_memory'] / 2**20:,.0f} MiB")
+    print(f"Redis memory after the last round: {info['used_memory'] / 2**20:,.0f} MiB")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(18)
     return 0

@@ -63,7 +63,7 @@ class Rejection:
     detail: str = ""      # human sentence for the dead-letter entry
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A valid event, with times as integer epoch seconds and local calendar fields precomputed."""
 
@@ -186,6 +186,13 @@ class Validator:
     def _decode(self, raw: Mapping) -> dict[str, str] | Rejection:
         if len(raw) > MAX_FIELDS:
             return Rejection("too_many_fields", f"{len(raw)} fields; at most {MAX_FIELDS} are accepted")
+        try:
+            # The common case in one pass: bytes from Redis, valid UTF-8, of a sane size. Anything
+            # else goes through the careful loop below, which names what is wrong.
+            if max(map(len, raw.values())) <= MAX_VALUE_BYTES // 4:
+                return {k.decode(): v.decode() for k, v in raw.items()}
+        except (AttributeError, UnicodeDecodeError, TypeError, ValueError):
+            pass
         out: dict[str, str] = {}
         for key, value in raw.items():
             try:
