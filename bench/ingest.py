@@ -38,13 +38,14 @@ from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect  # noqa: E402
 
 
-def synthetic(profile, count: int, end: datetime, rng: random.Random):
-    """About `count` events; yields plain dicts in the event contract."""
+def synthetic(profile, count: int, end: datetime, rng: random.Random, span_s: int = 30 * 86400):
+    """About `count` events for appeals created over the `span_s` seconds before `end`; yields plain
+    dicts in the event contract, each appeal's events one after another."""
     cats = [c.name for c in profile.categories]
     channels = list(profile.channels)
     n = i = 0
     while n < count:
-        created = end - timedelta(seconds=rng.randrange(30 * 86400))
+        created = end - timedelta(seconds=rng.randrange(span_s))
         rid = f"b{i}"
         i += 1
         base = {"v": "1", "request_id": rid}
@@ -120,6 +121,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=Settings().batch)
+    parser.add_argument("--shape", choices=("history", "live"), default="history",
+                        help="history: appeals over 30 days, each one's events together (a backfill); "
+                             "live: the last hour in time order")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported (the machine is noisy)")
     parser.add_argument("--profile", action="store_true", help="print where the aggregator's own time goes")
     parser.add_argument("--no-processes", action="store_true", help="skip the multi-process runs")
@@ -127,7 +131,13 @@ def main() -> int:
     profile = load_profile("jiaozuo")
     rng = random.Random(7)
     end = datetime.now(profile.tz).replace(microsecond=0)
-    events = list(synthetic(profile, args.events, end, rng))
+    if args.shape == "history":
+        events = list(synthetic(profile, args.events, end, rng))
+    else:
+        # A live stream: appeals of the last hour, every event in time order, so an appeal's
+        # creation, assignment and resolution arrive in different batches.
+        events = sorted(synthetic(profile, args.events, end, rng, span_s=3600), key=lambda e: e["ts"])
+        events = [e for e in events if e["ts"] <= end.isoformat()]
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp), persist=False).start()
@@ -163,7 +173,7 @@ def main() -> int:
     r_bare = statistics.median(r[0] for r in rounds)
     r_agg = statistics.median(r[1] for r in rounds)
     ratios = [r[1] / r[0] for r in rounds]
-    print(f"events: {len(events):,} per round, {args.repeat} rounds "
+    print(f"events: {len(events):,} per round ({args.shape}), {args.repeat} rounds "
           f"({statistics.median(r[2] for r in rounds):,.0f}/s written with pipelined XADD)")
     print(f"bare consumer (XREADGROUP + XACK, batch {args.batch}): median {r_bare:,.0f} events/s "
           f"(rounds: {', '.join(f'{r[0]:,.0f}' for r in rounds)})")
