@@ -59,6 +59,7 @@ class Aggregator:
         self.validator = validator or Validator(profile)
         self._apply = client.register_script(APPLY_LUA)
         self._last_snapshot = 0.0
+        self._unpublished = False      # events applied since the last snapshot
         self._last_claim = 0.0
 
     # -- group management --------------------------------------------------------------------
@@ -217,7 +218,13 @@ class Aggregator:
         if now - self._last_claim > self.settings.claim_idle_ms / 1000 / 2:
             self._last_claim = now
             self.claim_abandoned()
-        entries = self.read(">", block=self.settings.block_ms)
+        block = self.settings.block_ms
+        if self._unpublished:
+            # Events are waiting to be published: wake up when their snapshot is due, not a whole
+            # block later, so a quiet moment after a burst does not delay the wall.
+            due = self._last_snapshot + self._gap(True) - time.monotonic()
+            block = max(1, min(block, int(due * 1000) + 1))
+        entries = self.read(">", block=block)
         result = self.process(entries)
         if len(entries) >= self.settings.batch:
             # A backlog: read, validate and apply side by side, and come back in time to publish.
@@ -228,14 +235,18 @@ class Aggregator:
         self.maybe_snapshot(force=bool(entries))
         return result
 
-    def maybe_snapshot(self, force: bool = False) -> None:
-        now = time.monotonic()
+    def _gap(self, events: bool) -> float:
         # After new events, publish within half a second at most; screens then rebuild their panels
         # at most twice a second whatever the event rate.
-        min_gap = min(0.5, self.settings.snapshot_ms / 1000) if force else self.settings.snapshot_ms / 1000
-        if now - self._last_snapshot < min_gap:
+        return min(0.5, self.settings.snapshot_ms / 1000) if events else self.settings.snapshot_ms / 1000
+
+    def maybe_snapshot(self, force: bool = False) -> None:
+        now = time.monotonic()
+        self._unpublished = self._unpublished or force
+        if now - self._last_snapshot < self._gap(self._unpublished):
             return
         self._last_snapshot = now
+        self._unpublished = False
         with translated("publishing the heartbeat"):
             self.client.hset(self.keys.heartbeat, self.consumer, time.time())
         snapshot.store(self.client, self.keys, snapshot.build(self.client, self.keys, self.profile))
