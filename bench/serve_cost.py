@@ -1,11 +1,16 @@
 """Serving cost against history size: does one wall refresh stay flat as the history grows?
 
-Loads N synthetic appeals (created, assigned, most resolved) through the real aggregator into an
-embedded Redis, then measures, for each N:
-  - read:  what a web worker does per refresh (GET the snapshot + parse it),
-  - build: what the aggregator does per snapshot (compute every figure from the aggregates),
-  - ingest: events applied per second while loading.
-Prints each figure with its unit and the ratio to the smallest history. Run: `make bench`.
+Loads N synthetic appeals (created, assigned, most resolved, over 30 days) through the real aggregator
+into an embedded Redis, then measures, for each N:
+  - refresh: the whole server side of one screen's refresh (WallFeed.answer over a real Redis
+    source: read and parse the snapshot, find or draw the panels, encode the answer), for a screen
+    that holds the previous version, so panels are drawn again each time (the worst case);
+  - build: what the aggregator does per snapshot (compute every figure from the aggregates);
+  - textbook: what a typical Dash live dashboard does per refresh instead: read the latest day of
+    the stream (a thirtieth of this 30-day history) and recompute the headline figures with pandas;
+  - memory: Redis memory per million appeals, with and without the stream itself.
+Prints each figure with its unit, the ratio to the smallest history, and textbook / civicwall.
+Run: `make bench` (sizes as arguments: `python bench/serve_cost.py 10000 100000 1000000`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import clock, snapshot  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from callbacks.wall import WallFeed  # noqa: E402
+from dashboard import clock, geo, snapshot  # noqa: E402
+from dashboard.web import SnapshotSource  # noqa: E402
 from dashboard.aggregator import Aggregator  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect  # noqa: E402
 
-SIZES = [int(x) for x in sys.argv[1:]] or [1_000, 10_000, 100_000]
-REPEAT = 300
+SIZES = [int(x) for x in sys.argv[1:]] or [10_000, 100_000, 1_000_000]
+REPEAT = 200
 
 
 def events(profile, start: int, count: int, end: datetime, rng: random.Random):
@@ -45,6 +54,21 @@ def events(profile, start: int, count: int, end: datetime, rng: random.Random):
         if rng.random() < 0.8:
             done = min(end, created + timedelta(minutes=rng.lognormvariate(6, 1)))
             yield base | {"event_id": f"{rid}r", "type": "resolved", "ts": done.isoformat()}
+
+
+def textbook_refresh(client, keys, count: int) -> dict:
+    """The usual live Dash dashboard: pull the latest day of raw events and recompute with pandas."""
+    rows = []
+    for _, fields in client.xrevrange(keys.stream, max="+", min="-", count=count):
+        rows.append({k.decode(): v.decode() for k, v in fields.items()})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return {}
+    created = df[df["type"] == "created"]
+    resolved = df[df["type"] == "resolved"]
+    return {"received": len(created), "resolved": int(resolved["request_id"].isin(created["request_id"]).sum()),
+            "by_district": created.groupby("district").size().to_dict(),
+            "by_category": created.groupby("category").size().sort_values(ascending=False).to_dict()}
 
 
 def percentile(values, q):
@@ -65,6 +89,7 @@ def main() -> int:
     profile = load_profile("jiaozuo")
     end = datetime.now(profile.tz).replace(microsecond=0)
     rng = random.Random(1)
+    geometry = geo.map_geometry(geo.boundaries(profile))
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp), persist=False).start()
         try:
@@ -74,6 +99,10 @@ def main() -> int:
             agg = Aggregator(client, profile, settings, consumer="bench")
             agg.ensure_group()
             clock.set_replay(client, keys, end.timestamp(), speed=0)
+            source = SnapshotSource(settings, keys)
+            source.REUSE_S = 0                      # every refresh reads Redis, as the first one does
+            # A plain function has no shared render cache: every version is drawn here (worst case).
+            feed = WallFeed(lambda: source(), profile, settings, geometry)
             loaded, rows = 0, []
             for size in SIZES:
                 batch = list(events(profile, loaded, size - loaded, end, rng))
@@ -87,20 +116,38 @@ def main() -> int:
                 agg.run_until_idle()
                 ingest = len(batch) / (time.perf_counter() - t)
                 loaded = size
-                read = timed(lambda: json.loads(snapshot.read_raw(client, keys)))
+                # In a live stream the latest day of entries is the day's events; this history spans
+                # 30 days, so the textbook reads the latest thirtieth of the stream.
+                day_entries = client.xlen(keys.stream) // 30
+                have = feed.answer("__all__", "")[1].split('"prints":"')[1].split('"')[0]
+
+                def refresh():
+                    feed._rendered.clear()          # draw the panels: the cost of a new version
+                    feed._answers.clear()
+                    code, _ = feed.answer("__all__", have)
+                    assert code == 200
+
+                served = timed(refresh)
                 build = timed(lambda: snapshot.build(client, keys, profile), repeat=100)
-                rows.append((size, percentile(read, 0.5), percentile(read, 0.95),
-                             percentile(build, 0.5), percentile(build, 0.95), ingest,
-                             len(snapshot.read_raw(client, keys))))
+                textbook = timed(lambda: textbook_refresh(client, keys, day_entries), repeat=5)
+                memory = client.info("memory")["used_memory"]
+                stream_bytes = client.memory_usage(keys.stream, samples=1000) or 0
+                rows.append((size, percentile(served, 0.5), percentile(served, 0.95), percentile(build, 0.5),
+                             percentile(build, 0.95), percentile(textbook, 0.5), day_entries, ingest,
+                             memory, stream_bytes))
         finally:
             server.stop()
     base = rows[0]
-    print(f"{'appeals':>9} {'read p50':>10} {'read p95':>10} {'ratio':>6} {'build p50':>10} {'build p95':>10} "
-          f"{'ratio':>6} {'ingest':>12} {'snapshot':>9}")
-    for size, r50, r95, b50, b95, ingest, nbytes in rows:
-        print(f"{size:>9,} {r50:>8.3f}ms {r95:>8.3f}ms {r95 / base[2]:>6.2f} {b50:>8.2f}ms {b95:>8.2f}ms "
-              f"{b95 / base[4]:>6.2f} {ingest:>8,.0f} ev/s {nbytes / 1024:>7.1f}KB")
-    print("ratio: p95 at this history size divided by p95 at the smallest one (1.00 = flat)")
+    print(f"{'appeals':>10} {'refresh p50':>12} {'p95':>9} {'ratio':>6} {'build p50':>10} {'p95':>9} "
+          f"{'textbook p50':>13} {'(entries)':>10} {'textbook/refresh':>17} {'ingest':>12} "
+          f"{'Redis MiB/M appeals':>20} {'without stream':>15}")
+    for size, s50, s95, b50, b95, tb50, entries, ingest, memory, stream in rows:
+        per_m = 1_000_000 / size / 2**20
+        print(f"{size:>10,} {s50:>10.2f}ms {s95:>7.2f}ms {s95 / base[2]:>6.2f} {b50:>8.2f}ms {b95:>7.2f}ms "
+              f"{tb50:>11.0f}ms {entries:>10,} {tb50 / s95:>17.0f} {ingest:>8,.0f} ev/s "
+              f"{memory * per_m:>20,.0f} {(memory - stream) * per_m:>15,.0f}")
+    print("ratio: refresh p95 at this history size divided by p95 at the smallest one (1.00 = flat)")
+    print("textbook/refresh: the textbook refresh's median divided by civicwall's p95")
     return 0
 
 
