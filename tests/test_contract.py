@@ -150,3 +150,20 @@ def test_personal_data_in_labels_is_masked_on_the_way_in(v):
     assert "13812348888" not in out.fields["cat"] and "13812340000" not in out.fields["ch"]
     assert "13912345678" not in out.fields["unit"]
     assert {"masked:category", "masked:channel", "masked:unit"} <= set(out.repairs)
+
+
+def test_the_cached_fast_path_for_times_agrees_with_a_full_parse(nyc):
+    """Common timestamps are read through a cache of minute starts; check it against the standard
+    library on both sides of a daylight-saving change, in several zones, with and without Z."""
+    v = Validator(nyc, now=lambda: datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp())
+    stamps = []
+    for day, hour in (("2024-03-10", 1), ("2024-03-10", 3), ("2024-11-03", 1), ("2024-05-27", 23)):
+        for minute, second in ((0, 0), (59, 59), (30, 7)):
+            for offset in ("-05:00", "-04:00", "+08:00", "+05:45", "Z"):
+                stamps.append(f"{day}T{hour:02d}:{minute:02d}:{second:02d}{offset}")
+    for ts in stamps:
+        expected = int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp())
+        out = v.validate(entry(ts=ts))
+        assert isinstance(out, Event) and out.ts == expected, ts
+    assert v.validate(entry(ts="2024-05-27T01:00:60-04:00")).reason == "invalid_time:ts"
+    assert v.validate(entry(ts="2024-05-27T01:00:0a-04:00")).reason == "invalid_time:ts"
