@@ -73,29 +73,40 @@ local A = P .. 'd:all'
 local RECENT, RECENT_RES, OPEN, OPEN_DL, TTR_ALL = P .. 'recent', P .. 'recent:res', P .. 'open', P .. 'open:dl',
                                                    P .. 'ttr:all'
 
-local function contribute(s, id, sign)
-  if s.ct == nil then return end
+-- What a request's state contributes to the aggregates, in five independent parts. Each part reads
+-- only the state fields listed with it, so when an event leaves those fields as they were, that
+-- part's retraction and re-addition would cancel out and are skipped (see contribute).
+
+local function part_created(s, id, sign)
   local D = P .. 'd:' .. s.cd
   local cat, dist = s.cat or '', s.dist or ''
-  local unit = s.unit or s.cunit or ''
-  local resolved = is_resolved(s)
   local fc, fd, fch = 'c:' .. cat, 'd:' .. dist, 'ch:' .. (s.ch or '')
-  local fu = unit ~= '' and 'u:' .. unit or nil
   hinc(D, 'n', sign); hinc(A, 'n', sign)
   hinc(D, fc, sign); hinc(A, fc, sign)
   hinc(D, fd, sign); hinc(A, fd, sign)
   hinc(D, fch, sign); hinc(A, fch, sign)
-  if fu then hinc(D, fu, sign); hinc(A, fu, sign) end
-  if resolved then hinc(D, 'rr', sign); hinc(A, 'rr', sign) end
   hinc(D, 'h:' .. math.floor(s.cm / 60), sign)
   hinc(D, 'm:' .. s.cm, sign)
   hinc(D, 'dc:' .. dist .. '|' .. cat, sign)
   zmember(RECENT, s.ct, id, sign)
-  if resolved then
+end
+
+local function part_unit(s, id, sign)
+  local unit = s.unit or s.cunit or ''
+  if unit ~= '' then
+    local fu = 'u:' .. unit
+    hinc(P .. 'd:' .. s.cd, fu, sign); hinc(A, fu, sign)
+  end
+end
+
+local function part_resolution(s, id, sign)
+  if is_resolved(s) then
+    local D = P .. 'd:' .. s.cd
+    hinc(D, 'rr', sign); hinc(A, 'rr', sign)
     local R = P .. 'd:' .. s.rsd
     hinc(R, 'res', sign)
-    hinc(R, 'res_' .. fc, sign)
-    hinc(R, 'res_' .. fd, sign)
+    hinc(R, 'res_c:' .. (s.cat or ''), sign)
+    hinc(R, 'res_d:' .. (s.dist or ''), sign)
     if s.dl ~= nil then
       hinc(R, 'res_dl', sign)
       hinc(A, 'res_dl', sign)
@@ -117,6 +128,9 @@ local function contribute(s, id, sign)
     zmember(OPEN, s.ct, id, sign)
     if s.dl ~= nil then zmember(OPEN_DL, s.dl, id, sign) end
   end
+end
+
+local function part_response(s, id, sign)
   if s.rt ~= nil then
     local dur = s.rt - s.ct
     hinc(P .. 'd:' .. s.rd, 'resp', sign)
@@ -126,10 +140,37 @@ local function contribute(s, id, sign)
       hinc(A, 'neg_frt', sign)
     end
   end
+end
+
+local function part_rating(s, id, sign)
   if s.sat ~= nil then
     local S = P .. 'd:' .. s.satd
     hinc(S, 'rated', sign); hinc(A, 'rated', sign)
     if s.sat >= 4 then hinc(S, 'sat', sign); hinc(A, 'sat', sign) end
+  end
+end
+
+local PARTS = {
+  {part_created, {'ct', 'cd', 'cm', 'cat', 'dist', 'ch'}},
+  {part_unit, {'ct', 'cd', 'unit', 'cunit'}},
+  {part_resolution, {'ct', 'cd', 'cat', 'dist', 'rs', 'ro', 'rsd', 'dl'}},
+  {part_response, {'ct', 'rt', 'rd'}},
+  {part_rating, {'ct', 'sat', 'satd'}},
+}
+
+-- Retract what the old state contributed and add what the new one does, part by part, skipping the
+-- parts whose fields did not change. A state without a creation contributes nothing (yet).
+local function contribute(old, new, id)
+  for _, part in ipairs(PARTS) do
+    local fn, fields = part[1], part[2]
+    local same = true
+    for _, name in ipairs(fields) do
+      if old[name] ~= new[name] then same = false; break end
+    end
+    if not same then
+      if old.ct ~= nil then fn(old, id, -1) end
+      if new.ct ~= nil then fn(new, id, 1) end
+    end
   end
 end
 
@@ -208,8 +249,7 @@ for _, rid in ipairs(order) do
     end
   end
   if changed then
-    contribute(old, rid, -1)
-    contribute(new, rid, 1)
+    contribute(old, new, rid)
     -- Events whose creation has not arrived yet are kept, and counted, until it does.
     if new.ct == nil then
       orphans_add[#orphans_add + 1] = rid
