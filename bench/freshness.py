@@ -28,6 +28,8 @@ from selenium.webdriver.chrome.service import Service
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import stop_all  # noqa: E402  (bench/ is this script's own folder)
+
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect, free_port  # noqa: E402
@@ -107,11 +109,7 @@ def measure(refresh_ms: int, rounds: int, rng: random.Random) -> list[float]:
         finally:
             if driver is not None:
                 driver.quit()
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(timeout=20)
-            srv.stop()
+            stop_all(procs, srv)
 
 
 def main() -> int:

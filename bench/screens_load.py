@@ -31,6 +31,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import stop_all  # noqa: E402  (bench/ is this script's own folder)
+
 from dashboard.feeds.simulate import Simulator, run  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
@@ -231,11 +233,7 @@ def main() -> int:
             applied = int(client.hget(keys.meta, "applied") or 0) - applied_before
         finally:
             stop.set()
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(timeout=20)
-            srv.stop()
+            stop_all(procs, srv)
     print(f"screens {args.screens}, refresh {args.refresh_ms} ms, gunicorn workers {args.workers} "
           f"({args.worker_class}{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}), "
           f"events {args.events_per_s:.0f}/s for {elapsed:.0f} s (applied {applied / elapsed:.0f}/s)")
