@@ -139,15 +139,14 @@
     setProps(cfg.status, { data: status });
   }
 
-  function stale(cause) {
+  function stale(cfg, cause) {
     if (!feed.status) { return; }
     feed.status = Object.assign({}, feed.status, { state: "stale", cause: cause });
-    setProps(window.civicwallConfig.status, { data: feed.status });
+    setProps(cfg.status, { data: feed.status });
   }
 
   function refresh(n, category, status, cfg) {
     if (!cfg) { return; }
-    window.civicwallConfig = cfg;
     var shown = {};
     for (var i = 0; i < cfg.graphs.length; i++) { shown[cfg.graphs[i]] = arguments[4 + i]; }
     category = category || cfg.all;
@@ -179,13 +178,13 @@
       .then(function (answer) {
         if (answer && seq >= feed.applied) {
           feed.applied = seq;
-          if (answer.error) { stale("store"); } else { apply(cfg, answer, category, shown); }
+          if (answer.error) { stale(cfg, "store"); } else { apply(cfg, answer, category, shown); }
         }
       })
       .catch(function () {
         if (seq >= feed.applied && !(control.signal.aborted && feed.inflight !== control)) {
           feed.applied = seq;
-          stale("server");
+          stale(cfg, "server");
         }
       })
       .finally(function () {

@@ -190,7 +190,7 @@ class Validator:
         try:
             # The common case in one pass: bytes from Redis, valid UTF-8, of a sane size. Anything
             # else goes through the careful loop below, which names what is wrong.
-            if max(map(len, raw.values())) <= MAX_VALUE_BYTES // 4:
+            if max(map(len, raw.values())) <= MAX_VALUE_BYTES:
                 return {k.decode(): v.decode() for k, v in raw.items()}
         except (AttributeError, UnicodeDecodeError, TypeError, ValueError):
             pass
