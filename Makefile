@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench bench-ingest bench-freshness bench-screens clean
+.PHONY: run test test-fast screenshot bench bench-ingest bench-rebuild bench-freshness bench-screens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP)
 ## make bench-ingest: events/s the aggregator applies, against a bare consumer of the same stream
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+## make bench-rebuild: the state for 10 million events rebuilt from the stream (about 10 minutes)
+bench-rebuild: $(STAMP)
+	$(BIN)/python bench/rebuild.py
 
 ## make bench-freshness: XADD to the changed figure in headless Chromium, for several refresh intervals
 bench-freshness: $(STAMP)
