@@ -61,10 +61,6 @@ def _group(h: dict[str, int], prefix: str) -> dict[str, int]:
     return {k[n:]: v for k, v in h.items() if k.startswith(prefix) and v}
 
 
-def _text(raw: bytes | None) -> str:
-    return raw.decode("utf-8", "replace") if raw else ""
-
-
 def build(client: redis.Redis, keys: Keys, profile: Profile, real_now: float | None = None) -> dict[str, Any]:
     """Compute the snapshot from the aggregates. Cost is bounded by the number of districts,
     categories and channels, never by the number of appeals in the history."""
