@@ -1,3 +1,3 @@
-from dashboard.web import create_app
+from dashboard.web import create_server
 
-server = create_app().server
+server = create_server()

@@ -16,7 +16,10 @@ from dashboard.settings import Settings  # noqa: E402
 
 _settings = Settings.from_env()
 bind = f"{_settings.host}:{_settings.port}"   # CIVICWALL_HOST, CIVICWALL_PORT; --bind overrides it
-worker_class = "gthread"
+# With push on (CIVICWALL_PUSH, the default) app:server is an ASGI application: uvicorn workers hold
+# every screen's event stream on one event loop and run the Flask part in a thread pool of
+# CIVICWALL_THREADS. With push off it is the Flask application on threaded workers.
+worker_class = "uvicorn_worker.UvicornWorker" if _settings.push == "on" else "gthread"
 threads = _settings.threads               # CIVICWALL_THREADS
 keepalive = 30                            # seconds; longer than any sensible refresh interval
 timeout = 60

@@ -7,6 +7,12 @@
  *   a pile of overlapping requests. An unreachable server or store keeps the picture and marks it
  *   stale; the next answer that arrives brings the screen back by itself.
  *
+ * push: when the page's config names a stream_url, the screen also opens an EventSource on it
+ *   (see dashboard/push.py). Each event is an answer of the same kind, sent the moment the
+ *   aggregator publishes a new snapshot; while the stream is open and alive, the timer's polls are
+ *   skipped. A stream that fails or falls silent is closed and reopened with a growing delay, and
+ *   polling carries on meanwhile, so push is never the only way the screen stays current.
+ *
  * tick(): every second, the clock and the "updated N s ago" text. Ages are measured on the
  *   server's clock (checked_at plus the time elapsed here since that status arrived), so a wall PC
  *   with a wrong clock still reports the right age.
@@ -145,12 +151,74 @@
     setProps(cfg.status, { data: feed.status });
   }
 
+  // -- push ----------------------------------------------------------------------------------
+
+  var push = { source: null, view: null, lastAt: 0, openedAt: 0, failures: 0, retryAt: 0 };
+  var PUSH_SILENT_MS = 12000;    // the server sends at least a ping every 5 s
+
+  function closeStream() {
+    if (push.source) { push.source.close(); }
+    push.source = null;
+  }
+
+  function streamFailed() {
+    closeStream();
+    push.failures += 1;
+    push.retryAt = Date.now() + Math.min(30000, 1000 * Math.pow(2, push.failures - 1));
+  }
+
+  function openStream(cfg, category) {
+    var current = feed.status || {};
+    var have = current.category === category && current.prints ? current.prints : "";
+    var url = cfg.stream_url + "?category=" + encodeURIComponent(category) + "&have=" + encodeURIComponent(have);
+    if (feed.inflight) { feed.inflight.abort(); }    // its answer could be older than the stream's
+    var source = new EventSource(url);
+    push.source = source;
+    push.view = category;
+    push.openedAt = push.lastAt = Date.now();
+    source.onmessage = function (event) {
+      if (push.source !== source) { return; }
+      push.lastAt = Date.now();
+      push.failures = 0;
+      var answer;
+      try { answer = JSON.parse(event.data); } catch (e) { return; }
+      feed.applied = ++feed.seq;        // a poll answer still on its way is older than this
+      if (answer.error === "store_unavailable") {
+        stale(cfg, "store");
+      } else if (answer.error === "unknown_category") {
+        closeStream();
+        setProps(cfg.category, { value: cfg.all });
+      } else if (!answer.error) {
+        apply(cfg, answer, category, feed.shown || {});
+      }
+    };
+    source.addEventListener("ping", function () {
+      if (push.source === source) { push.lastAt = Date.now(); }
+    });
+    source.onerror = function () {
+      if (push.source === source) { streamFailed(); }   // polling takes over until it reopens
+    };
+  }
+
+  // True when the stream carries this screen, so the timer need not poll.
+  function pushed(cfg, category) {
+    if (!cfg.stream_url || !window.EventSource) { return false; }
+    var now = Date.now();
+    if (push.source && (push.view !== category || now - push.lastAt > PUSH_SILENT_MS)) {
+      if (push.view === category) { streamFailed(); } else { closeStream(); }
+    }
+    if (!push.source && now >= push.retryAt) { openStream(cfg, category); }
+    return !!push.source;
+  }
+
   function refresh(n, category, status, cfg) {
     if (!cfg) { return; }
     var shown = {};
     for (var i = 0; i < cfg.graphs.length; i++) { shown[cfg.graphs[i]] = arguments[4 + i]; }
+    feed.shown = shown;
     category = category || cfg.all;
     if (!feed.status) { feed.status = status || {}; }
+    if (pushed(cfg, category)) { return; }
     var timeout = Math.max(10000, 3 * cfg.refresh_ms);
     var started = Date.now();
     if (feed.inflight) {

@@ -4,7 +4,10 @@ Starts an embedded Redis, a simulated Jiaozuo history, one `civicwall aggregate`
 EVENTS_PER_S events per second, and gunicorn; then SCREENS virtual screens each ask the wall feed exactly
 as the browser does (carrying the fingerprints the previous answer gave them), every
 CIVICWALL_REFRESH_MS, with random phases. Prints p50/p95/p99 of the round trip a screen sees and of
-the time spent in the web worker, answer sizes, CPU per process, the error count and the throughput. Run: `make bench-screens` (defaults: 200 screens, 60 s, 100 events/s).
+the time spent in the web worker, answer sizes, CPU per process, the error count and the throughput.
+With `--mode push` (the default, as the wall runs) each screen instead holds an event stream, and the
+figure is the delay from the aggregator building a snapshot to each screen receiving it.
+Run: `make bench-screens` (defaults: 200 screens, 60 s, 100 events/s).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -135,6 +139,56 @@ async def screen(port, refresh_s, stop_at, stats, seed):
     conn.close()
 
 
+async def pushed_screen(port, stop_at, stats, seed):
+    """One wall screen with push, as assets/wall.js does it: one event stream, each event applied as
+    it comes. The delay of an event is its arrival here minus the moment the aggregator built the
+    snapshot it carries (status.built_at: both on this machine's clock)."""
+    rng = random.Random(seed)
+    await asyncio.sleep(rng.uniform(0, 2.0))           # screens switched on at different moments
+    while time.monotonic() < stop_at:
+        writer = None
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+            writer.write(b"GET /api/v1/wall/stream?category=__all__ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Accept-Encoding: gzip\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            if int(lines[0].split()[1]) != 200 or headers.get("transfer-encoding") != "chunked":
+                raise ValueError(f"unexpected answer to the stream: {lines[0]}")
+            inflate = zlib.decompressobj(31) if headers.get("content-encoding") == "gzip" else None
+            text = ""
+            while time.monotonic() < stop_at:
+                left = stop_at - time.monotonic()
+                size = int((await asyncio.wait_for(reader.readline(), left + 1)).strip(), 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    raise ConnectionError("the server ended the stream")
+                arrived = time.time()
+                stats["bytes"].append(size)
+                text += (inflate.decompress(chunk[:-2]) if inflate else chunk[:-2]).decode("utf-8")
+                while "\n\n" in text:
+                    event, text = text.split("\n\n", 1)
+                    for line in event.split("\n"):
+                        if not line.startswith("data: ") or line == "data: ":
+                            continue
+                        answer = json.loads(line[6:])
+                        if "error" in answer:
+                            stats["errors"].append(answer["error"])
+                        elif answer["status"].get("built_at"):
+                            stats["round_trip"].append((arrived - answer["status"]["built_at"]) * 1000)
+                            stats["panels"].append(len(answer["panels"]))
+        except asyncio.TimeoutError:
+            if time.monotonic() < stop_at:
+                stats["errors"].append("TimeoutError")
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            stats["errors"].append(type(exc).__name__)
+            await asyncio.sleep(1.0)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
 async def loop_lag(stop_at, lags):
     """How late this script's own event loop wakes up: a round trip can be no more exact than that."""
     while time.monotonic() < stop_at:
@@ -143,12 +197,13 @@ async def loop_lag(stop_at, lags):
         lags.append((time.perf_counter() - t - 0.01) * 1000)
 
 
-async def screens(port, count, refresh_s, seconds):
+async def screens(port, count, refresh_s, seconds, push=False):
     stats = {"round_trip": [], "server": [], "read": [], "draw": [], "bytes": [], "panels": [], "errors": [],
              "lag": []}
     stop_at = time.monotonic() + seconds
-    await asyncio.gather(loop_lag(stop_at, stats["lag"]),
-                         *(screen(port, refresh_s, stop_at, stats, i) for i in range(count)))
+    one = (lambda i: pushed_screen(port, stop_at, stats, i)) if push else \
+        (lambda i: screen(port, refresh_s, stop_at, stats, i))
+    await asyncio.gather(loop_lag(stop_at, stats["lag"]), *(one(i) for i in range(count)))
     return stats
 
 
@@ -183,10 +238,15 @@ def main() -> int:
     parser.add_argument("--events-per-s", type=float, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--refresh-ms", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per gthread worker")
-    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
-                        help="gthread: the project's gunicorn.conf.py; sync: gunicorn's default, for comparison")
+    parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per worker")
+    parser.add_argument("--mode", choices=("push", "poll"), default="push",
+                        help="push: each screen holds an event stream (the default); poll: screens poll the feed")
+    parser.add_argument("--worker-class", choices=("uvicorn", "gthread", "sync"), default="uvicorn",
+                        help="uvicorn: gunicorn.conf.py with push on (the default); gthread: gunicorn.conf.py "
+                             "with push off; sync: gunicorn's default, for comparison")
     args = parser.parse_args()
+    if args.mode == "push" and args.worker_class != "uvicorn":
+        parser.error("push needs --worker-class uvicorn")
     profile = load_profile("jiaozuo")
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,14 +258,15 @@ def main() -> int:
             run(Simulator(profile, backfill_hours=30), client, keys, threading.Event(), once=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
             env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": "jiaozuo", "CIVICWALL_REFRESH_MS": str(args.refresh_ms),
-                    "CIVICWALL_THREADS": str(args.threads)}
+                    "CIVICWALL_THREADS": str(args.threads),
+                    "CIVICWALL_PUSH": "on" if args.worker_class == "uvicorn" else "off"}
             procs.append(subprocess.Popen([sys.executable, "-m", "dashboard.cli", "aggregate"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             port = free_port()
             gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(args.workers),
                         "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "app:server"]
-            gunicorn[1:1] = (["--config", str(ROOT / "gunicorn.conf.py")] if args.worker_class == "gthread"
-                             else ["--worker-class", "sync"])
+            gunicorn[1:1] = (["--worker-class", "sync"] if args.worker_class == "sync"
+                             else ["--config", str(ROOT / "gunicorn.conf.py")])
             procs.append(subprocess.Popen(gunicorn, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -225,7 +286,8 @@ def main() -> int:
             client.slowlog_reset()
             cpu_before = cpu_now(groups)
             started = time.monotonic()
-            stats = asyncio.run(screens(port, args.screens, args.refresh_ms / 1000, args.seconds))
+            stats = asyncio.run(screens(port, args.screens, args.refresh_ms / 1000, args.seconds,
+                                        push=args.mode == "push"))
             stop.set()
             elapsed = time.monotonic() - started
             cpu_after = cpu_now(groups)
@@ -234,10 +296,13 @@ def main() -> int:
         finally:
             stop.set()
             stop_all(procs, srv)
-    print(f"screens {args.screens}, refresh {args.refresh_ms} ms, gunicorn workers {args.workers} "
-          f"({args.worker_class}{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}), "
+    how = "push (event streams)" if args.mode == "push" else f"polling every {args.refresh_ms} ms"
+    print(f"screens {args.screens}, {how}, gunicorn workers {args.workers} "
+          f"({args.worker_class}{f' x {args.threads} threads' if args.worker_class != 'sync' else ''}), "
           f"events {args.events_per_s:.0f}/s for {elapsed:.0f} s (applied {applied / elapsed:.0f}/s)")
     results, errors, sizes = stats["round_trip"], stats["errors"], stats["bytes"]
+    if args.mode == "push":
+        return _push_report(args, stats, elapsed, cpu_before, cpu_after, slow)
     print(f"refreshes answered: {len(results)} ({len(results) / args.seconds:.1f}/s; "
           f"expected {args.screens / (args.refresh_ms / 1000):.1f}/s)")
     print(f"round trip as a screen sees it: p50 {pct(results, 50):.1f} ms, p95 {pct(results, 95):.1f} ms, "
@@ -260,6 +325,22 @@ def main() -> int:
         kinds.setdefault(name, []).append(entry["duration"] / 1000)
     print("Redis commands slower than 2 ms (these hold every other client): " + (", ".join(
         f"{name} x{len(d)} (max {max(d):.1f} ms)" for name, d in sorted(kinds.items())) or "none"))
+    print(f"errors: {len(errors)} {sorted(set(map(str, errors)))}")
+    return 0 if not errors else 1
+
+
+def _push_report(args, stats, elapsed, cpu_before, cpu_after, slow) -> int:
+    delays, errors = stats["round_trip"], stats["errors"]
+    print(f"snapshots delivered: {len(delays)} ({len(delays) / args.seconds:.1f}/s over {args.screens} screens)")
+    print(f"built by the aggregator to received by a screen: p50 {pct(delays, 50):.1f} ms, "
+          f"p95 {pct(delays, 95):.1f} ms, p99 {pct(delays, 99):.1f} ms, max {max(delays):.1f} ms")
+    print(f"lateness of the load generator's own loop: p50 {pct(stats['lag'], 50):.1f} ms, "
+          f"p95 {pct(stats['lag'], 95):.1f} ms (a floor under the delays above)")
+    print(f"bytes on the wire: {sum(stats['bytes']) / elapsed / 1024:.0f} KiB/s for all screens, "
+          f"median chunk {statistics.median(stats['bytes'])} B; panels per event: mean {statistics.fmean(stats['panels']):.1f}")
+    print("CPU used, share of one core: " + ", ".join(
+        f"{name} {(cpu_after[name] - cpu_before[name]) / elapsed * 100:.0f} %" for name in cpu_after))
+    print(f"Redis commands slower than 2 ms: {len(slow)}")
     print(f"errors: {len(errors)} {sorted(set(map(str, errors)))}")
     return 0 if not errors else 1
 

@@ -60,6 +60,11 @@ PANELS: tuple[str, ...] = (
     f"{ids.CASES}.children",
 )
 MAX_CATEGORY_CHARS = 200
+# A 200 that says so: the screen keeps its picture and marks it stale, and a wall that polls through
+# a long outage does not fill its browser console with failed requests.
+STORE_UNAVAILABLE = json.dumps({"error": "store_unavailable",
+                                "message": "the data store (Redis) is unreachable; retry shortly"})
+UNKNOWN_CATEGORY = json.dumps({"error": "unknown_category", "message": "category is not one this wall shows"})
 MAX_HAVE_CHARS = 20 * len(PANELS)
 
 
@@ -122,26 +127,37 @@ class WallFeed:
         names. When the store is unreachable the answer is only an error code. ``timings``, when
         given, receives the milliseconds spent reading the snapshot and drawing panels."""
         timings = {} if timings is None else timings
-        now = time.time() if now is None else now
         started = time.perf_counter()
-        category = category or ALL
-        tz = self.profile.timezone
         try:
             snapshot = self.source()
         except StoreUnavailable:
             timings["read"] = (time.perf_counter() - started) * 1000
-            # A 200 that says so: the screen keeps its picture and marks it stale, and a wall that
-            # polls through a long outage does not fill its browser console with failed requests.
-            return 200, json.dumps({"error": "store_unavailable",
-                                    "message": "the data store (Redis) is unreachable; retry shortly"})
+            return 200, STORE_UNAVAILABLE
         except SnapshotMissing:
+            snapshot = None
+        timings["read"] = (time.perf_counter() - started) * 1000
+        return self.compose(snapshot, category, have, now, timings)
+
+    def offers(self, snapshot: dict[str, Any] | None, category: str) -> bool:
+        """Whether ``category`` is a view this wall serves (each view is rendered and kept, so only
+        the profile's categories and those in the data are)."""
+        return not category or category == ALL or (
+            snapshot is not None and category in _categories(self.profile, snapshot)) or (
+            snapshot is None and category in {c.name for c in self.profile.categories})
+
+    def compose(self, snapshot: dict[str, Any] | None, category: str, have: str = "",
+                now: float | None = None, timings: dict[str, float] | None = None) -> tuple[int, str]:
+        """The answer for a snapshot already read (None: there is none yet). Cheap when this
+        version was drawn before: a dictionary lookup and the status."""
+        timings = {} if timings is None else timings
+        now = time.time() if now is None else now
+        category = category or ALL
+        tz = self.profile.timezone
+        if snapshot is None:
             status = make_status(None, category, tz, self.settings.stale_after_s, now)
             return 200, _join(status, '"panels":{},"prints":""')
-        if category != ALL and category not in _categories(self.profile, snapshot):
-            # Each view is rendered and kept, so only the views the wall offers are served.
-            return 400, json.dumps({"error": "unknown_category",
-                                    "message": "category is not one this wall shows"}, ensure_ascii=False)
-        timings["read"] = (time.perf_counter() - started) * 1000
+        if not self.offers(snapshot, category):
+            return 400, UNKNOWN_CATEGORY
         status = make_status(snapshot, category, tz, self.settings.stale_after_s, now)
         key = (snapshot.get("built_at"), category, have)
         with self._lock:
@@ -162,6 +178,10 @@ class WallFeed:
                 while len(self._answers) > self.ANSWERS_MAX:
                     self._answers.popitem(last=False)
         return 200, _join(status, part)
+
+    def is_drawn(self, snapshot: dict[str, Any], category: str) -> bool:
+        with self._lock:
+            return (snapshot.get("built_at"), category or ALL) in self._rendered
 
     def rendered(self, snapshot: dict[str, Any], category: str) -> tuple[dict[str, str], list[str]]:
         """Every panel of one snapshot version, encoded as JSON, with its fingerprint in PANELS
@@ -204,6 +224,12 @@ def _categories(profile: Profile, snapshot: dict[str, Any]) -> set[str]:
 
 def _join(status: dict[str, Any], part: str) -> str:
     return '{"status":' + json.dumps(status, ensure_ascii=False) + "," + part + "}"
+
+
+def prints_of(body: str) -> str:
+    """The fingerprints an answer body (from ``compose``) names; '' for error or empty answers."""
+    tail = body.rfind(',"prints":"')
+    return body[tail + 11:-2] if tail >= 0 and body.endswith('"}') else ""
 
 
 def _fingerprint(text: str) -> str:

@@ -236,9 +236,10 @@ class Aggregator:
         return result
 
     def _gap(self, events: bool) -> float:
-        # After new events, publish within half a second at most; screens then rebuild their panels
-        # at most twice a second whatever the event rate.
-        return min(0.5, self.settings.snapshot_ms / 1000) if events else self.settings.snapshot_ms / 1000
+        # After new events, publish within publish_ms (screens with push show them at once); without
+        # events, every snapshot_ms, so screens can tell a quiet hour from a dead aggregator. During
+        # a backlog, catch_up comes back to publish at most twice a second.
+        return (self.settings.publish_ms if events else self.settings.snapshot_ms) / 1000
 
     def maybe_snapshot(self, force: bool = False) -> None:
         now = time.monotonic()

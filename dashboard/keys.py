@@ -36,6 +36,10 @@ class Keys:
         return self.prefix + "snapshot"      # JSON string, ready to serve
 
     @property
+    def published(self) -> str:
+        return self.prefix + "published"     # pub/sub channel: built_at of each new snapshot
+
+    @property
     def snapshot_lock(self) -> str:
         return self.prefix + "snapshot:lock"
 

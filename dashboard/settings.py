@@ -30,15 +30,17 @@ class Settings:
     block_ms: int = field(default=1000, metadata={"doc": "How long one blocking stream read waits for new entries"})
     claim_idle_ms: int = field(default=30000, metadata={"doc": "Pending entries idle this long are reclaimed from dead consumers"})
     snapshot_ms: int = field(default=1000, metadata={"doc": "The snapshot is rebuilt at least this often, even with no events"})
-    refresh_ms: int = field(default=2000, metadata={"doc": "How often a wall screen asks for the snapshot"})
+    publish_ms: int = field(default=100, metadata={"doc": "After new events arrive, the snapshot is republished within this many ms (and no more often)"})
+    refresh_ms: int = field(default=2000, metadata={"doc": "How often a wall screen polls when it has no push stream"})
     stale_after_s: int = field(default=15, metadata={"doc": "A snapshot older than this is shown as delayed"})
     socket_timeout_s: float = field(default=5.0, metadata={"doc": "Redis socket timeout for ordinary commands"})
     host: str = field(default="127.0.0.1", metadata={"doc": "Address the web server binds (make run)"})
     port: int = field(default=8050, metadata={"doc": "Port the web server binds (make run)"})
     workers: int = field(default=2, metadata={"doc": "gunicorn workers started by make run"})
-    threads: int = field(default=4, metadata={"doc": "Threads per gunicorn worker (gunicorn.conf.py); each serves one screen's open connection at a time"})
+    threads: int = field(default=4, metadata={"doc": "Threads per gunicorn worker for page loads and polls (gunicorn.conf.py)"})
     data_dir: str = field(default=".run", metadata={"doc": "Where make run keeps the embedded Redis files and logs"})
     feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
+    push: str = field(default="on", metadata={"doc": "on: screens get each new snapshot pushed (server-sent events), polling only as a fallback; off: screens poll"})
 
     def __post_init__(self) -> None:
         checks = [
@@ -46,6 +48,7 @@ class Settings:
             ("block_ms", 10, 60_000),
             ("claim_idle_ms", 1000, 86_400_000),
             ("snapshot_ms", 100, 60_000),
+            ("publish_ms", 20, 60_000),
             ("refresh_ms", 250, 600_000),
             ("stale_after_s", 2, 86_400),
             ("port", 1, 65_535),
@@ -56,6 +59,10 @@ class Settings:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ConfigError(f"{_env_name(name)} must be between {low} and {high}, got {value}")
+        if self.push not in {"on", "off"}:
+            raise ConfigError(f"CIVICWALL_PUSH must be on or off, got {self.push!r}")
+        if self.publish_ms > self.snapshot_ms:
+            raise ConfigError(f"CIVICWALL_PUBLISH_MS ({self.publish_ms}) must not exceed CIVICWALL_SNAPSHOT_MS ({self.snapshot_ms})")
         if self.feed not in {"simulate", "none"}:
             raise ConfigError(f"CIVICWALL_FEED must be simulate or none, got {self.feed!r}")
         if self.stale_after_s * 1000 < 3 * self.snapshot_ms:

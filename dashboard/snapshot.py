@@ -262,8 +262,13 @@ def _pending(client: redis.Redis, keys: Keys) -> dict[str, int]:
 
 
 def store(client: redis.Redis, keys: Keys, snap: dict[str, Any]) -> None:
+    """Store the snapshot and announce it: web workers that push to screens listen on
+    ``keys.published`` and read the new snapshot as soon as it is there."""
     with translated("storing the snapshot"):
-        client.set(keys.snapshot, json.dumps(snap, ensure_ascii=False, separators=(",", ":")))
+        pipe = client.pipeline(transaction=False)
+        pipe.set(keys.snapshot, json.dumps(snap, ensure_ascii=False, separators=(",", ":")))
+        pipe.publish(keys.published, repr(snap.get("built_at")))
+        pipe.execute()
 
 
 def read_raw(client: redis.Redis, keys: Keys) -> str:

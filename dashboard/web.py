@@ -12,6 +12,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import dash
@@ -80,6 +81,11 @@ class SnapshotSource:
         cached = self._parsed
         if cached is not None and now - cached[0] < self.REUSE_S:
             return cached[1]
+        return self.latest()
+
+    def latest(self) -> dict[str, Any]:
+        """The snapshot as stored right now (one GET), also kept for the next REUSE_S."""
+        now = time.monotonic()
         parsed = json.loads(self.read_raw())
         self._parsed = (now, parsed)
         return parsed
@@ -135,10 +141,26 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                     serve_locally=True)
     feed_url = app.config.requests_pathname_prefix.rstrip("/") + FEED_PATH
     app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry, feed_url=feed_url)
-    register(app, source, profile=profile, settings=settings, geometry=geometry)
+    feed = register(app, source, profile=profile, settings=settings, geometry=geometry)
     _routes(app.server, source, profile.city)
-    _security_headers(app.server, content_security_policy(app.csp_hashes()))
+    headers = security_headers(content_security_policy(app.csp_hashes()))
+    _security_headers(app.server, headers)
+    # What the ASGI server (dashboard.push) needs to stream the same answers.
+    app.civicwall = SimpleNamespace(feed=feed, source=source, keys=source.keys, settings=settings,
+                                    security_headers=headers)
     return app
+
+
+def create_server(settings: Settings | None = None):
+    """What gunicorn serves: with push on (the default) the ASGI application for uvicorn workers,
+    else the plain WSGI (Flask) application."""
+    settings = settings or Settings.from_env()
+    app = create_app(settings)
+    if settings.push == "on":
+        from .push import asgi_app
+
+        return asgi_app(app)
+    return app.server
 
 
 def content_security_policy(inline_script_hashes: list[str]) -> str:
@@ -159,8 +181,8 @@ def content_security_policy(inline_script_hashes: list[str]) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-def _security_headers(server, csp: str) -> None:
-    headers = {
+def security_headers(csp: str) -> dict[str, str]:
+    return {
         "Content-Security-Policy": csp,
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
@@ -169,6 +191,8 @@ def _security_headers(server, csp: str) -> None:
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     }
 
+
+def _security_headers(server, headers: dict[str, str]) -> None:
     @server.after_request
     def add_security_headers(response):
         for name, value in headers.items():

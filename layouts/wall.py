@@ -36,6 +36,7 @@ def wall_layout(profile: Profile, settings: Settings, snapshot: dict[str, Any] |
     s = strings(profile.language, profile.labels)
     status = make_status(snapshot, ALL, profile.timezone, settings.stale_after_s, now)
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url,
+              "stream_url": feed_url + "/stream" if settings.push == "on" else "",
               "refresh_ms": settings.refresh_ms, "graphs": list(ids.GRAPHS), "map": ids.MAP,
               "status": ids.STATUS, "category": ids.MAP_CATEGORY, "all": ALL,
               "stale_after_s": settings.stale_after_s, "text": {k: s[k] for k in FRESHNESS_KEYS}}

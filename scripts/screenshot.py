@@ -106,7 +106,7 @@ def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator
         redis_server = EmbeddedRedis(Path(tmp), persist=False).start()
         http = None
         try:
-            settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name)
+            settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name, push="off")  # WSGI server: polls
             profile = load_profile(settings.profile)
             client = connect(settings.redis_url)
             print(_backfill(client, profile, settings, at), flush=True)

@@ -96,7 +96,7 @@ def test_the_worst_entries_render_as_text_and_run_no_script(dash_duo, client, ny
     clock.set_replay(client, keys, WALL_AT, speed=0)
     Aggregator(client, nyc, settings, validator=Validator(nyc, now=lambda: NOW)).run_until_idle()
 
-    dash_duo.start_server(create_app(settings.with_(profile="nyc", refresh_ms=400)))
+    dash_duo.start_server(create_app(settings.with_(profile="nyc", refresh_ms=400, push="off")))  # polls (no stream here)
     dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(len(hostile)))
     ticker = dash_duo.find_element(f"#{ids.TICKER}").get_attribute("textContent")
     assert "<script>window.__pwned=1</script>" in ticker          # shown, literally

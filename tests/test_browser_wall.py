@@ -1,6 +1,8 @@
 """The wall in headless Chromium (dash_duo), and its HTTP endpoints, against a real Redis.
 
-Run with ``pytest --headless``. The wall clock is pinned (replay mode, speed 0) at 12:00 today in
+Run with ``pytest --headless``. dash_duo serves the Flask application, which has no event stream
+(that is the ASGI server's, tests/test_push.py), so these screens poll: with push off, as configured,
+or with push on and the stream missing, which is the fallback a screen must survive. The wall clock is pinned (replay mode, speed 0) at 12:00 today in
 the city, so "today", "same time yesterday" and "overdue now" do not depend on when the suite runs.
 """
 
@@ -115,7 +117,7 @@ def _full_hd(dash_duo) -> None:
 
 @pytest.mark.browser
 def test_wall_shows_live_figures_and_citizen_text_safely(dash_duo, client, settings, jiaozuo):
-    settings = settings.with_(profile="jiaozuo", refresh_ms=400)
+    settings = settings.with_(profile="jiaozuo", refresh_ms=400, push="off")
     noon = _noon(jiaozuo)
     app = create_app(settings)
     dash_duo.start_server(app)
@@ -159,7 +161,7 @@ def test_wall_keeps_its_picture_and_says_stale_when_redis_goes_away(dash_duo, tm
     try:
         from dashboard.store import connect
 
-        own = settings.with_(redis_url=server.url, profile="jiaozuo", refresh_ms=400)
+        own = settings.with_(redis_url=server.url, profile="jiaozuo", refresh_ms=400, push="off")
         client = connect(server.url)
         noon = _noon(jiaozuo)
         events = _load(client, jiaozuo, own, noon)
@@ -195,7 +197,8 @@ def test_wall_keeps_its_picture_and_says_stale_when_redis_goes_away(dash_duo, tm
 
 @pytest.mark.browser
 def test_wall_tells_its_own_server_being_unreachable_from_redis_and_recovers(dash_duo, client, settings, jiaozuo):
-    own = settings.with_(profile="jiaozuo", refresh_ms=400)
+    # Push on, but this server has no stream: the screen polls instead, and still recovers.
+    own = settings.with_(profile="jiaozuo", refresh_ms=400, push="on")
     noon = _noon(jiaozuo)
     events = _load(client, jiaozuo, own, noon)
     built_at = json.loads(client.get(Keys(jiaozuo.city).snapshot))["built_at"]
