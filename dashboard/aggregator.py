@@ -26,7 +26,7 @@ from .errors import StoreUnavailable
 from .keys import Keys
 from .profiles import Profile
 from .settings import Settings
-from .store import TRANSIENT, translated
+from .store import TRANSIENT, text_twin, translated
 
 log = structlog.get_logger("civicwall.aggregator")
 APPLY_LUA = (Path(__file__).parent / "apply.lua").read_text(encoding="utf-8")
@@ -43,6 +43,12 @@ class BatchResult:
     reasons: Counter = field(default_factory=Counter)
 
 
+def _as_sent(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
+
+
 def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -51,6 +57,8 @@ class Aggregator:
     def __init__(self, client: redis.Redis, profile: Profile, settings: Settings,
                  consumer: str | None = None, validator: Validator | None = None):
         self.client = client
+        # Entries are read as text decoded by hiredis (in C), which the validator takes as it is.
+        self.reader = text_twin(client)
         self.profile = profile
         self.settings = settings
         self.keys = Keys(profile.city, settings.stream)
@@ -92,7 +100,7 @@ class Aggregator:
         events, rejects = [], []
         repairs: Counter = Counter()
         for entry_id, raw in entries:
-            eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            eid = entry_id if type(entry_id) is str else entry_id.decode()
             if not raw:
                 # The entry was trimmed from the stream before it was processed: its body is gone
                 # (Redis returns nil, redis-py an empty dict; XADD cannot write an entry without fields).
@@ -110,8 +118,10 @@ class Aggregator:
         for eid, rej, raw in rejects:
             args += [eid, rej.reason, rej.detail or rej.reason, len(raw)]
             for k, v in raw.items():
-                # The dead letter keeps enough of each value to see what was wrong, not 10 MB of it.
-                args += [k, v[:DEAD_LETTER_VALUE_BYTES] if isinstance(v, (bytes, str)) else v]
+                # The dead letter keeps the bytes as they were sent (text read through the reader
+                # carries non-UTF-8 bytes as surrogate escapes), and enough of each value to see
+                # what was wrong, not 10 MB of it.
+                args += [_as_sent(k), _as_sent(v)[:DEAD_LETTER_VALUE_BYTES]]
             result.reasons[rej.reason] += 1
         return args, result
 
@@ -164,7 +174,7 @@ class Aggregator:
         """One XREADGROUP; recreates the group if a Redis restart lost it (NOGROUP)."""
         try:
             with translated("reading the stream"):
-                reply = self.client.xreadgroup(self.group, self.consumer, {self.keys.stream: entry_id},
+                reply = self.reader.xreadgroup(self.group, self.consumer, {self.keys.stream: entry_id},
                                                count=self.settings.batch, block=block)
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
@@ -183,7 +193,7 @@ class Aggregator:
                 return total
             self.process(entries)
             total += len(entries)
-            cursor = entries[-1][0].decode()
+            cursor = entries[-1][0]
 
     def claim_abandoned(self) -> int:
         """Take over entries that another (dead) consumer left pending for too long."""
@@ -191,7 +201,7 @@ class Aggregator:
         while True:
             with translated("claiming abandoned entries"):
                 try:
-                    reply = self.client.xautoclaim(self.keys.stream, self.group, self.consumer,
+                    reply = self.reader.xautoclaim(self.keys.stream, self.group, self.consumer,
                                                    self.settings.claim_idle_ms, start_id=start,
                                                    count=self.settings.batch)
                 except redis.exceptions.ResponseError as exc:

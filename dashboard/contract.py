@@ -54,6 +54,8 @@ _INVISIBLE = re.compile(
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 LABELS = (("category", "cat"), ("unit", "unit"), ("channel", "ch"), ("source", "source"))
 CACHE_MAX = 50_000
+# Values up to this many characters are at most MAX_VALUE_BYTES in UTF-8 (four bytes a character).
+_FAST_CHARS = MAX_VALUE_BYTES // 4
 _ISO_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d)")
 
 
@@ -95,7 +97,10 @@ class Validator:
         self._labels: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
         self._district_cache: dict[str, tuple[str | None, str]] = {}
         self._minutes: dict[int, tuple[str, int]] = {}
+        self._quarters: dict[int, tuple[str, int]] = {}
         self._minute_starts: dict[str, int] = {}
+        self._day_starts: dict[str, int] = {}
+        self._deadline_s: dict[str, int] = {}
         self._channels = {normalise_name(k): k for k in profile.channels}
         for k, label in profile.channels.items():
             self._channels.setdefault(normalise_name(label), k)
@@ -135,14 +140,23 @@ class Validator:
     # -- pieces ---------------------------------------------------------------------------------
 
     def _calendar(self, ts: int) -> tuple[str, int]:
-        """City-local date and minute of the day; zone offsets change on minute boundaries at most."""
+        """City-local date and minute of the day, through two caches: one of minutes (a live stream
+        stays within a few of them) and, behind it, one of quarter hours (a backfill spreads over
+        days). Since 2000 every zone's offset and every change of offset falls on a quarter hour, so
+        within one quarter the local date is fixed and the local minute moves with the clock."""
         minute = ts // 60
         hit = self._minutes.get(minute)
         if hit is None:
+            quarter, into = divmod(minute, 15)
+            start = self._quarters.get(quarter)
+            if start is None:
+                if len(self._quarters) > CACHE_MAX:
+                    self._quarters.clear()
+                local = datetime.fromtimestamp(quarter * 900, self.tz)
+                start = self._quarters[quarter] = (local.date().isoformat(), local.hour * 60 + local.minute)
             if len(self._minutes) > CACHE_MAX:
                 self._minutes.clear()
-            local = datetime.fromtimestamp(minute * 60, self.tz)
-            hit = self._minutes[minute] = (local.date().isoformat(), local.hour * 60 + local.minute)
+            hit = self._minutes[minute] = (start[0], start[1] + into)
         return hit
 
     def _label(self, name: str, raw: str) -> tuple[str, tuple[str, ...]]:
@@ -188,17 +202,26 @@ class Validator:
         if len(raw) > MAX_FIELDS:
             return Rejection("too_many_fields", f"{len(raw)} fields; at most {MAX_FIELDS} are accepted")
         try:
-            # The common case in one pass: bytes from Redis, valid UTF-8, of a sane size. Anything
-            # else goes through the careful loop below, which names what is wrong.
-            if max(map(len, raw.values())) <= MAX_VALUE_BYTES:
+            # The common cases in one pass, for values of a sane size. Text from the aggregator's
+            # reader (decoded by hiredis, bytes that are not UTF-8 kept as surrogate escapes): one
+            # encode of all of it proves every byte was valid UTF-8, and the entry is used as it is.
+            # Bytes from other clients: decoded here. Anything else goes through the careful loop
+            # below, which names what is wrong.
+            values = raw.values()
+            if max(map(len, values)) <= _FAST_CHARS:
+                if type(next(iter(values))) is str:
+                    "".join(raw).encode()
+                    "".join(values).encode()
+                    return raw if type(raw) is dict else dict(raw)
                 return {k.decode(): v.decode() for k, v in raw.items()}
-        except (AttributeError, UnicodeDecodeError, TypeError, ValueError):
+        except (AttributeError, UnicodeError, TypeError, ValueError, StopIteration):
             pass
         out: dict[str, str] = {}
         for key, value in raw.items():
             try:
                 name = key.decode("utf-8") if isinstance(key, bytes) else str(key)
-            except UnicodeDecodeError:
+                name.encode("utf-8")
+            except UnicodeError:
                 return Rejection("invalid_utf8:field_name", "a field name is not valid UTF-8")
             if isinstance(value, bytes):
                 if len(value) > MAX_VALUE_BYTES:
@@ -206,11 +229,16 @@ class Validator:
                 try:
                     value = value.decode("utf-8")
                 except UnicodeDecodeError:
-                    return Rejection(f"invalid_utf8:{name[:40]}",
-                                     f"field {name[:40]!r} is not valid UTF-8 (GBK or other legacy encodings must be converted)")
-            elif len(str(value).encode("utf-8")) > MAX_VALUE_BYTES:
-                return Rejection(f"field_too_large:{name[:40]}", f"the limit is {MAX_VALUE_BYTES} bytes")
-            out[name] = str(value)
+                    return _not_utf8(name)
+            else:
+                value = str(value)
+                try:
+                    size = len(value.encode("utf-8"))
+                except UnicodeEncodeError:       # a surrogate escape: the producer sent bytes that are not UTF-8
+                    return _not_utf8(name)
+                if size > MAX_VALUE_BYTES:
+                    return Rejection(f"field_too_large:{name[:40]}", f"{size} bytes; the limit is {MAX_VALUE_BYTES}")
+            out[name] = value
         return out
 
     def _time(self, text: str, future_ok: bool = False) -> tuple[int, bool] | Rejection:
@@ -240,27 +268,44 @@ class Validator:
         return math.floor(value), naive
 
     def _fast_time(self, raw: str) -> int | None:
-        """Epoch seconds of the common form 2024-05-27T01:00:00-04:00 (or …Z), from a cache of the
-        minute's start; None for any other form, which the full parser then handles."""
+        """Epoch seconds of the common form 2024-05-27T01:00:00-04:00 (or …Z), from a cache of minute
+        starts (a live stream stays within a few minutes) filled from a cache of day starts (a
+        backfill spreads over days); None for any other form, which the full parser then handles."""
         n = len(raw)
         if n == 25 and raw[19] in "+-" or n == 20 and raw[19] in "Zz":
             seconds = raw[17:19]
-            if raw[10] != "T" or raw[16] != ":" or not seconds.isdigit() or seconds >= "60":
+            if raw[16] != ":" or not seconds.isascii() or not seconds.isdigit() or seconds >= "60":
                 return None
             key = raw[:16] + raw[19:]
             start = self._minute_starts.get(key)
             if start is None:
-                try:
-                    parsed = datetime.fromisoformat(raw[:16] + ":00" + ("+00:00" if n == 20 else raw[19:]))
-                except ValueError:
-                    return None
-                if parsed.tzinfo is None or parsed.timestamp() < EARLIEST:
+                start = self._minute_start(raw, n)
+                if start is None:
                     return None
                 if len(self._minute_starts) > CACHE_MAX:
                     self._minute_starts.clear()
-                start = self._minute_starts[key] = int(parsed.timestamp())
+                self._minute_starts[key] = start
             return start + int(seconds)
         return None
+
+    def _minute_start(self, raw: str, n: int) -> int | None:
+        clock = raw[11:13] + raw[14:16]
+        if raw[10] != "T" or raw[13] != ":" or not clock.isascii() or not clock.isdigit() \
+                or clock[:2] >= "24" or clock[2:] >= "60":
+            return None
+        key = raw[:10] + raw[19:]
+        start = self._day_starts.get(key)
+        if start is None:
+            try:
+                parsed = datetime.fromisoformat(raw[:10] + "T00:00:00" + ("+00:00" if n == 20 else raw[19:]))
+            except ValueError:
+                return None
+            if parsed.tzinfo is None or parsed.timestamp() < EARLIEST:
+                return None
+            if len(self._day_starts) > CACHE_MAX:
+                self._day_starts.clear()
+            start = self._day_starts[key] = int(parsed.timestamp())
+        return start + int(clock[:2]) * 3600 + int(clock[2:]) * 60
 
     def _optional(self, f: dict[str, str], event: Event) -> Rejection | None:
         out = event.fields
@@ -280,23 +325,29 @@ class Validator:
                 out["dist"] = found
             elif cleaned:
                 event.repairs.append("unknown_district")
+        get = f.get
         for name, limit in (("title", MAX_TITLE_CHARS), ("text", MAX_TEXT_CHARS)):
-            value = _clean_text(f.get(name, ""))
+            raw = get(name)
+            if not raw:
+                continue
+            value = _clean_text(raw)
             if len(value) > limit:
                 value = value[:limit] + "…"
                 event.repairs.append(f"truncated:{name}")
             if value:
                 out[name] = value
-        if f.get("lat", "").strip() or f.get("lon", "").strip():
+        lat, lon = get("lat") or "", get("lon") or ""
+        if lat.strip() or lon.strip():
             try:
-                lat, lon = float(f.get("lat", "")), float(f.get("lon", ""))
+                lat, lon = float(lat), float(lon)
             except ValueError:
                 return Rejection("invalid_location", "lat and lon must both be decimal degrees")
             if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
                 return Rejection("invalid_location", f"lat {lat} / lon {lon} is outside the globe")
             out["lat"], out["lon"] = round(lat, 6), round(lon, 6)
-        if f.get("deadline", "").strip():
-            parsed = self._time(f["deadline"], future_ok=True)
+        deadline = get("deadline")
+        if deadline and deadline.strip():
+            parsed = self._time(deadline, future_ok=True)
             if isinstance(parsed, Rejection):
                 parsed.reason = parsed.reason.replace("{field}", "deadline")
                 return parsed
@@ -306,7 +357,13 @@ class Validator:
             if out["dl"] > event.ts + MAX_DEADLINE_S:
                 return Rejection("deadline_too_far", "the deadline is more than 400 days after the event")
         elif event.type == "created":
-            out["dl"] = event.ts + round(self.profile.deadline_hours(out.get("cat", "")) * 3600)
+            cat = out.get("cat", "")
+            default = self._deadline_s.get(cat)
+            if default is None:
+                if len(self._deadline_s) > CACHE_MAX:
+                    self._deadline_s.clear()
+                default = self._deadline_s[cat] = round(self.profile.deadline_hours(cat) * 3600)
+            out["dl"] = event.ts + default
         if event.type == "assigned" and "unit" not in out:
             return Rejection("missing_field:unit", "an assigned event must name the handling unit")
         if event.type == "rated":
@@ -315,6 +372,12 @@ class Validator:
                 return Rejection("invalid_satisfaction", "satisfaction must be an integer 1-5 or a documented word")
             out["sat"] = score
         return None
+
+
+def _not_utf8(name: str) -> Rejection:
+    name = name[:40]
+    return Rejection(f"invalid_utf8:{name}",
+                     f"field {name!r} is not valid UTF-8 (GBK or other legacy encodings must be converted)")
 
 
 def _clean_label(text: str) -> str:

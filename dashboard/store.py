@@ -68,6 +68,24 @@ def _client(url: str, socket_timeout: float, decode: bool, pool_size: int, retri
     return redis.Redis(connection_pool=pool)
 
 
+def text_twin(client: redis.Redis, pool_size: int = 4) -> redis.Redis:
+    """A client to the same server whose replies arrive as ``str``, decoded in C by hiredis.
+
+    Bytes that are not UTF-8 survive as surrogate escapes (``"\udcb9"``), so one producer's GBK
+    value cannot make a whole reply undecodable: the validator rejects it by name, and
+    ``value.encode("utf-8", "surrogateescape")`` gives back the exact bytes for the dead letter.
+    """
+    pool = client.connection_pool
+    # The pool's own bookkeeping objects belong to that pool; everything else (address, TLS,
+    # password, timeouts, retries) is copied.
+    kwargs = {k: v for k, v in pool.connection_kwargs.items() if not k.startswith("maint_notifications_pool")}
+    kwargs |= {"decode_responses": True, "encoding_errors": "surrogateescape"}
+    if isinstance(pool, redis.BlockingConnectionPool):
+        kwargs["timeout"] = pool.timeout
+    twin = type(pool)(connection_class=pool.connection_class, max_connections=pool_size, **kwargs)
+    return redis.Redis(connection_pool=twin)
+
+
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
     """Turn transient Redis failures into ``StoreUnavailable`` naming what we were doing."""

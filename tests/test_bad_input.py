@@ -78,6 +78,16 @@ def test_every_rejection_is_in_the_dead_letter_stream_with_its_reason(client, lo
     assert snap["pipeline"]["rejected_by_reason"] == counts
 
 
+def test_the_dead_letter_keeps_the_bytes_that_were_sent(client, loaded):
+    """Entries are read as text with surrogate escapes; the dead letter must still hold the exact
+    bytes a producer sent, so a GBK value can be identified and converted."""
+    keys, entry_ids, _ = loaded
+    by_name = {name: eid for eid, name in entry_ids.items()}
+    dead = {f[b"entry_id"].decode(): f for _, f in client.xrange(keys.deadletter)}
+    assert dead[by_name["GBK text"]][b"f:text"] == "路灯不亮".encode("gbk")
+    assert dead[by_name["GBK category"]][b"f:category"] == "城市管理".encode("gbk")
+
+
 def test_no_personal_number_from_the_corpus_reaches_the_public_snapshot(client, loaded):
     keys, _, _ = loaded
     public = client.get(keys.snapshot).decode()

@@ -167,3 +167,33 @@ def test_the_cached_fast_path_for_times_agrees_with_a_full_parse(nyc):
         assert isinstance(out, Event) and out.ts == expected, ts
     assert v.validate(entry(ts="2024-05-27T01:00:60-04:00")).reason == "invalid_time:ts"
     assert v.validate(entry(ts="2024-05-27T01:00:0a-04:00")).reason == "invalid_time:ts"
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Shanghai", "Asia/Kathmandu", "Australia/Lord_Howe",
+                                  "Europe/London"])
+def test_the_cached_local_date_and_minute_agree_with_the_zone_rules(nyc, zone):
+    """Calendar fields come from caches of minutes and quarter hours; check them against zoneinfo
+    every 7 min 13 s across both 2024 changes of offset, in zones with 45- and 30-minute offsets."""
+    v = Validator(nyc, now=lambda: datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp())
+    v.tz = tz = ZoneInfo(zone)
+    stamps = [int(datetime(2024, m, d, tzinfo=ZoneInfo("UTC")).timestamp()) + k * 433
+              for m, d in ((3, 8), (3, 29), (4, 5), (9, 27), (10, 4), (10, 25), (11, 1)) for k in range(900)]
+    for ts in stamps:
+        local = datetime.fromtimestamp(ts, tz)
+        out = v.validate(entry(ts=datetime.fromtimestamp(ts, ZoneInfo("UTC")).isoformat()))
+        assert (out.ts, out.day, out.mod) == (ts, local.date().isoformat(), local.hour * 60 + local.minute), ts
+
+
+def test_times_spread_over_many_days_agree_with_a_full_parse(nyc):
+    """A backfill reads times through a cache of day starts: check odd offsets and every hour."""
+    v = Validator(nyc, now=lambda: datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp())
+    for day in ("2024-01-31", "2024-02-29", "2024-03-10", "2024-11-03", "2024-12-31"):
+        for hour in range(24):
+            for offset in ("-04:00", "+05:45", "-09:30", "Z"):
+                ts = f"{day}T{hour:02d}:17:42{offset}"
+                expected = int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp())
+                out = v.validate(entry(ts=ts, deadline=None))
+                assert isinstance(out, Event) and out.ts == expected, ts
+    assert v.validate(entry(ts="2024-05-27T24:00:00-04:00")).reason == "invalid_time:ts"
+    assert v.validate(entry(ts="2024-05-27T01:60:00-04:00")).reason == "invalid_time:ts"
+    assert v.validate(entry(ts="2024-05-27T0１:00:00-04:00")).reason == "invalid_time:ts"
