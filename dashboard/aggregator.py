@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -143,30 +144,41 @@ class Aggregator:
         """Work through a backlog of new entries, starting with ``entries`` if given, for at most
         ``max_s`` seconds (then the caller can publish a snapshot and come back).
 
-        While Redis runs the apply script on one batch, this process reads and validates the next,
-        so a backlog keeps two cores busy instead of one. One batch at most is in flight: its
-        entries are pending in the consumer group until its script has acknowledged them, so a crash
-        at any point loses nothing (they are re-read on restart, and applying twice is a no-op)."""
+        Redis and this process work side by side: while Redis runs the apply script on one batch and
+        then serves the read of the batch after the next, this process validates the next one. So a
+        backlog keeps both cores busy, and Redis does not wait for this process to parse a reply.
+        Up to two batches are in flight; their entries stay pending in the consumer group until a
+        script has acknowledged them, so a crash at any point loses nothing (they are re-read on
+        restart, and applying twice is a no-op)."""
         entries = self.read(">", block=None) if entries is None else entries
         if not entries:
             return 0
-        total = len(entries)
         until = None if max_s is None else time.monotonic() + max_s
+
+        def time_left() -> bool:
+            return until is None or time.monotonic() <= until
+
+        ahead = self.read(">", block=None) if time_left() else []
+        total = len(entries) + len(ahead)
         prepared = self.prepare(entries)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply") as pool:
-            running = None
-            while prepared is not None:
-                if until is not None and time.monotonic() > until:
-                    following = []
-                else:
-                    following = self.read(">", block=None)  # Redis is free: the last script is done
-                if running is not None:
-                    running.result()                          # its errors surface here
-                running = pool.submit(self.apply_prepared, *prepared)
-                prepared = self.prepare(following) if following else None
-                total += len(following)
-            running.result()
+        # The apply thread mostly waits on Redis; when its reply arrives it must get the GIL from the
+        # validating thread quickly, not after the default 5 ms, or Redis sits idle meanwhile.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.0005))
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply") as pool:
+                while prepared is not None:
+                    running = pool.submit(self._apply_then_read, prepared, bool(ahead) and time_left())
+                    prepared = self.prepare(ahead) if ahead else None
+                    ahead = running.result()                      # the script's errors surface here
+                    total += len(ahead)
+        finally:
+            sys.setswitchinterval(switch)
         return total
+
+    def _apply_then_read(self, prepared: tuple, read_more: bool) -> list:
+        self.apply_prepared(*prepared)
+        return self.read(">", block=None) if read_more else []
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -77,36 +77,54 @@ local RECENT, RECENT_RES, OPEN, OPEN_DL, TTR_ALL = P .. 'recent', P .. 'recent:r
 -- only the state fields listed with it, so when an event leaves those fields as they were, that
 -- part's retraction and re-addition would cancel out and are skipped (see contribute).
 
+-- Key and field names repeat endlessly within a batch: each is built once (string concatenation
+-- in Lua allocates and hashes a new string every time).
+local function memo(build)
+  return setmetatable({}, {__index = function(t, k) local v = build(k); t[k] = v; return v end})
+end
+local DAY = memo(function(d) return P .. 'd:' .. d end)
+local TTR = memo(function(d) return P .. 'ttr:' .. d end)
+local FRT = memo(function(d) return P .. 'frt:' .. d end)
+local F_CAT = memo(function(v) return 'c:' .. v end)
+local F_DIST = memo(function(v) return 'd:' .. v end)
+local F_CH = memo(function(v) return 'ch:' .. v end)
+local F_UNIT = memo(function(v) return 'u:' .. v end)
+local F_HOUR = memo(function(m) return 'h:' .. math.floor(m / 60) end)
+local F_MIN = memo(function(m) return 'm:' .. m end)
+local F_DC = memo(function(dist) return memo(function(cat) return 'dc:' .. dist .. '|' .. cat end) end)
+local F_RES_CAT = memo(function(v) return 'res_c:' .. v end)
+local F_RES_DIST = memo(function(v) return 'res_d:' .. v end)
+
 local function part_created(s, id, sign)
-  local D = P .. 'd:' .. s.cd
+  local D = DAY[s.cd]
   local cat, dist = s.cat or '', s.dist or ''
-  local fc, fd, fch = 'c:' .. cat, 'd:' .. dist, 'ch:' .. (s.ch or '')
+  local fc, fd, fch = F_CAT[cat], F_DIST[dist], F_CH[s.ch or '']
   hinc(D, 'n', sign); hinc(A, 'n', sign)
   hinc(D, fc, sign); hinc(A, fc, sign)
   hinc(D, fd, sign); hinc(A, fd, sign)
   hinc(D, fch, sign); hinc(A, fch, sign)
-  hinc(D, 'h:' .. math.floor(s.cm / 60), sign)
-  hinc(D, 'm:' .. s.cm, sign)
-  hinc(D, 'dc:' .. dist .. '|' .. cat, sign)
+  hinc(D, F_HOUR[s.cm], sign)
+  hinc(D, F_MIN[s.cm], sign)
+  hinc(D, F_DC[dist][cat], sign)
   zmember(RECENT, s.ct, id, sign)
 end
 
 local function part_unit(s, id, sign)
   local unit = s.unit or s.cunit or ''
   if unit ~= '' then
-    local fu = 'u:' .. unit
-    hinc(P .. 'd:' .. s.cd, fu, sign); hinc(A, fu, sign)
+    local fu = F_UNIT[unit]
+    hinc(DAY[s.cd], fu, sign); hinc(A, fu, sign)
   end
 end
 
 local function part_resolution(s, id, sign)
   if is_resolved(s) then
-    local D = P .. 'd:' .. s.cd
+    local D = DAY[s.cd]
     hinc(D, 'rr', sign); hinc(A, 'rr', sign)
-    local R = P .. 'd:' .. s.rsd
+    local R = DAY[s.rsd]
     hinc(R, 'res', sign)
-    hinc(R, 'res_c:' .. (s.cat or ''), sign)
-    hinc(R, 'res_d:' .. (s.dist or ''), sign)
+    hinc(R, F_RES_CAT[s.cat or ''], sign)
+    hinc(R, F_RES_DIST[s.dist or ''], sign)
     if s.dl ~= nil then
       hinc(R, 'res_dl', sign)
       hinc(A, 'res_dl', sign)
@@ -117,7 +135,7 @@ local function part_resolution(s, id, sign)
     end
     local dur = s.rs - s.ct
     if dur >= 0 then
-      zmember(P .. 'ttr:' .. s.rsd, dur, id, sign)
+      zmember(TTR[s.rsd], dur, id, sign)
       zmember(TTR_ALL, dur, id, sign)
     else
       hinc(A, 'neg_ttr', sign)
@@ -133,9 +151,9 @@ end
 local function part_response(s, id, sign)
   if s.rt ~= nil then
     local dur = s.rt - s.ct
-    hinc(P .. 'd:' .. s.rd, 'resp', sign)
+    hinc(DAY[s.rd], 'resp', sign)
     if dur >= 0 then
-      zmember(P .. 'frt:' .. s.rd, dur, id, sign)
+      zmember(FRT[s.rd], dur, id, sign)
     else
       hinc(A, 'neg_frt', sign)
     end
@@ -144,7 +162,7 @@ end
 
 local function part_rating(s, id, sign)
   if s.sat ~= nil then
-    local S = P .. 'd:' .. s.satd
+    local S = DAY[s.satd]
     hinc(S, 'rated', sign); hinc(A, 'rated', sign)
     if s.sat >= 4 then hinc(S, 'sat', sign); hinc(A, 'sat', sign) end
   end
@@ -260,7 +278,8 @@ for _, rid in ipairs(order) do
   if marked then
     local state = changed and new or old
     state.x = seen
-    redis.call('SET', rk, cjson.encode(state))
+    local enc = cjson.encode(state)
+    redis.call('SET', rk, enc)
   end
 end
 
@@ -278,6 +297,22 @@ for key, fields in pairs(H) do
     if n ~= 0 then redis.call('HINCRBY', key, field, n) end
   end
 end
+-- The two "recent" sets keep only their newest recent_keep members: of a batch's additions, only
+-- that many newest can survive the trim below, so the rest are never written (a backfill adds
+-- thousands per batch). Ties are ordered by member, as Redis orders them.
+local function newest(adds, keep)
+  if #adds <= 2 * keep then return adds end
+  local pairs_ = {}
+  for i = 1, #adds, 2 do pairs_[#pairs_ + 1] = {adds[i], adds[i + 1]} end
+  table.sort(pairs_, function(a, b)
+    if a[1] ~= b[1] then return a[1] > b[1] end
+    return a[2] > b[2]
+  end)
+  local out = {}
+  for i = 1, keep do out[#out + 1] = pairs_[i][1]; out[#out + 1] = pairs_[i][2] end
+  return out
+end
+
 for key, members in pairs(Z) do
   local adds, dels = {}, {}
   for id, change in pairs(members) do
@@ -288,6 +323,7 @@ for key, members in pairs(Z) do
       dels[#dels + 1] = id
     end
   end
+  if key == RECENT or key == RECENT_RES then adds = newest(adds, recent_keep) end
   chunked('ZADD', key, adds, 1000)
   chunked('ZREM', key, dels, 1000)
 end

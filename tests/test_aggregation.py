@@ -187,3 +187,28 @@ def test_ticker_text_is_masked_in_the_snapshot(wall):
     snap = wall([ev("c", "created", "r1", at(), title="Call 13812345678", text="ID 410802199001011234")], at())
     row = snap["ticker"][0]
     assert "13812345678" not in row["title"] and "410802199001011234" not in row["text"]
+
+
+@pytest.mark.parametrize("batch", [500, 5000])
+def test_the_recent_sets_hold_the_newest_appeals_of_a_large_batch(client, nyc, settings, batch):
+    """A batch adds only the newest of its appeals to the recent sets; what is left must be exactly
+    the newest 200 by time (ties by request id, as Redis orders them), whatever the arrival order."""
+    rng = random.Random(3)
+    events, created, resolved = [], {}, {}
+    for i in range(900):
+        rid = f"q{i:04d}"
+        ts = T0 - timedelta(minutes=rng.randrange(20))         # dozens of appeals share each time
+        created[rid] = int(ts.timestamp())
+        events.append(ev(f"{rid}c", "created", rid, ts.isoformat()))
+        if i % 2:
+            done = ts + timedelta(minutes=rng.randrange(1, 30))
+            resolved[rid] = int(done.timestamp())
+            events.append(ev(f"{rid}r", "resolved", rid, done.isoformat()))
+    rng.shuffle(events)
+    keys = Keys(nyc.city)
+    for e in events:
+        client.xadd(keys.stream, e)
+    Aggregator(client, nyc, settings.with_(batch=batch), consumer="test").run_until_idle()
+    for key, times in ((keys.recent, created), (keys.recent_resolved, resolved)):
+        newest = sorted(times, key=lambda r: (times[r], r))[-200:]
+        assert [m.decode() for m in client.zrange(key, 0, -1)] == newest
