@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -27,7 +28,9 @@ import threading
 import time
 import urllib.parse
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from itertools import zip_longest
 from pathlib import Path
 
 import requests
@@ -157,7 +160,7 @@ async def pushed_screen(port, stop_at, stats, seed):
             if int(lines[0].split()[1]) != 200 or headers.get("transfer-encoding") != "chunked":
                 raise ValueError(f"unexpected answer to the stream: {lines[0]}")
             inflate = zlib.decompressobj(31) if headers.get("content-encoding") == "gzip" else None
-            text = ""
+            text, prints = "", []
             while time.monotonic() < stop_at:
                 left = stop_at - time.monotonic()
                 size = int((await asyncio.wait_for(reader.readline(), left + 1)).strip(), 16)
@@ -172,12 +175,17 @@ async def pushed_screen(port, stop_at, stats, seed):
                     for line in event.split("\n"):
                         if not line.startswith("data: ") or line == "data: ":
                             continue
-                        answer = json.loads(line[6:])
-                        if "error" in answer:
-                            stats["errors"].append(answer["error"])
-                        elif answer["status"].get("built_at"):
-                            stats["round_trip"].append((arrived - answer["status"]["built_at"]) * 1000)
-                            stats["panels"].append(len(answer["panels"]))
+                        # A browser parses the whole answer; this script reads only the status and
+                        # the fingerprints, so that it can stand for hundreds of screens on one core.
+                        if line.startswith('data: {"error"'):
+                            stats["errors"].append(json.loads(line[6:])["error"])
+                            continue
+                        status = json.loads(line[16:line.index(',"panels":')])
+                        now_prints = line[line.rindex(',"prints":"') + 11:-2].split(".")
+                        if status.get("built_at"):
+                            stats["round_trip"].append((arrived - status["built_at"]) * 1000)
+                            stats["panels"].append(sum(1 for a, b in zip_longest(now_prints, prints) if a and a != b))
+                        prints = now_prints
         except asyncio.TimeoutError:
             if time.monotonic() < stop_at:
                 stats["errors"].append("TimeoutError")
@@ -197,14 +205,31 @@ async def loop_lag(stop_at, lags):
         lags.append((time.perf_counter() - t - 0.01) * 1000)
 
 
-async def screens(port, count, refresh_s, seconds, push=False):
+async def screens(port, first, count, refresh_s, seconds, push=False):
     stats = {"round_trip": [], "server": [], "read": [], "draw": [], "bytes": [], "panels": [], "errors": [],
              "lag": []}
     stop_at = time.monotonic() + seconds
     one = (lambda i: pushed_screen(port, stop_at, stats, i)) if push else \
         (lambda i: screen(port, refresh_s, stop_at, stats, i))
-    await asyncio.gather(loop_lag(stop_at, stats["lag"]), *(one(i) for i in range(count)))
+    await asyncio.gather(loop_lag(stop_at, stats["lag"]), *(one(i) for i in range(first, first + count)))
     return stats
+
+
+def screens_in_process(args) -> dict:
+    return asyncio.run(screens(*args))
+
+
+def all_screens(port, count, refresh_s, seconds, push, processes) -> dict:
+    """The screens spread over ``processes`` load-generator processes (browsers are not one thread:
+    with hundreds of pushed screens, one Python process would be the slowest part measured)."""
+    shares = [count // processes + (1 if k < count % processes else 0) for k in range(processes)]
+    firsts = [sum(shares[:k]) for k in range(processes)]
+    jobs = [(port, firsts[k], shares[k], refresh_s, seconds, push) for k in range(processes) if shares[k]]
+    if len(jobs) == 1:
+        return screens_in_process(jobs[0])
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(screens_in_process, jobs))
+    return {name: [v for part in parts for v in part[name]] for name in parts[0]}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -222,8 +247,9 @@ def cpu_seconds(pid: int) -> float:
 
 def cpu_now(groups: dict[str, int]) -> dict[str, float]:
     out = {name: cpu_seconds(pid) for name, pid in groups.items()}
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    out["screens + feeder (this script)"] = usage.ru_utime + usage.ru_stime
+    # This script and its load-generator processes (counted once they have ended).
+    own = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    out["screens + feeder (this script)"] = sum(u.ru_utime + u.ru_stime for u in own)
     return out
 
 
@@ -238,6 +264,8 @@ def main() -> int:
     parser.add_argument("--events-per-s", type=float, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--refresh-ms", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=2,
+                        help="load-generator processes the screens are spread over")
     parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per worker")
     parser.add_argument("--mode", choices=("push", "poll"), default="push",
                         help="push: each screen holds an event stream (the default); poll: screens poll the feed")
@@ -286,8 +314,8 @@ def main() -> int:
             client.slowlog_reset()
             cpu_before = cpu_now(groups)
             started = time.monotonic()
-            stats = asyncio.run(screens(port, args.screens, args.refresh_ms / 1000, args.seconds,
-                                        push=args.mode == "push"))
+            stats = all_screens(port, args.screens, args.refresh_ms / 1000, args.seconds,
+                                args.mode == "push", args.processes)
             stop.set()
             elapsed = time.monotonic() - started
             cpu_after = cpu_now(groups)
@@ -297,7 +325,7 @@ def main() -> int:
             stop.set()
             stop_all(procs, srv)
     how = "push (event streams)" if args.mode == "push" else f"polling every {args.refresh_ms} ms"
-    print(f"screens {args.screens}, {how}, gunicorn workers {args.workers} "
+    print(f"screens {args.screens} in {args.processes} load-generator processes, {how}, gunicorn workers {args.workers} "
           f"({args.worker_class}{f' x {args.threads} threads' if args.worker_class != 'sync' else ''}), "
           f"events {args.events_per_s:.0f}/s for {elapsed:.0f} s (applied {applied / elapsed:.0f}/s)")
     results, errors, sizes = stats["round_trip"], stats["errors"], stats["bytes"]

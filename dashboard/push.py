@@ -10,9 +10,15 @@ The wall is served as an ASGI application (gunicorn with uvicorn workers, see gu
 
 One ``Hub`` per worker process listens on the Redis channel ``cw:{city}:published``. When a message
 arrives it reads the snapshot once, draws the panels of each view that screens are watching once (in
-a thread, so the event loop never waits for Redis or for drawing), and wakes every stream; each
-stream then composes its own answer from those cached panels, so a screen that fell behind simply
-skips to the newest version and one slow screen never holds up the others.
+a thread, so the event loop never waits for Redis or for drawing), and wakes every stream. A stream
+sends the newest version only, so a screen that fell behind simply skips ahead and one slow screen
+never holds up the others.
+
+Most screens of a view hold the same panels, so they are sent the same event: it is encoded and
+compressed once per worker (``Frames``), not once per screen. A compressed stream is one gzip member
+whose body is a run of such pieces: each is raw deflate that refers to nothing before it and ends on
+a byte boundary without closing the stream, so any sequence of pieces is valid deflate. Each stream
+keeps only its own CRC-32 and length for the gzip trailer.
 
 Why server-sent events rather than WebSockets (or Dash's WebSocket callbacks): the wall only ever
 sends from server to screen; an event stream is plain HTTP (proxies, TLS and the CSP's
@@ -26,8 +32,10 @@ import asyncio
 import json
 import os
 import signal
+import struct
+import time
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -47,6 +55,9 @@ STREAM_PATH = "/api/v1/wall/stream"
 KEEPALIVE_S = 5.0          # a "ping" event this often: the screen's sign that the stream is alive
 RETRY_MS = 3000            # what EventSource would wait before reconnecting (wall.js reconnects itself)
 log = structlog.get_logger("civicwall.push")
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"   # deflate, no name, no time, unknown OS
+GZIP_LAST_BLOCK = zlib.compressobj(1, zlib.DEFLATED, -15).flush()   # an empty final block: 03 00
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -166,6 +177,53 @@ class Hub:
             self._notify()
 
 
+def deflated(data: bytes) -> bytes:
+    """``data`` as raw deflate that needs nothing before it and leaves the stream open (a fresh
+    compressor, sync-flushed, never finished): pieces like this concatenate into valid deflate."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+class Frame:
+    """One event as sent: its bytes, the same bytes compressed, and the panels it leaves a screen with."""
+
+    __slots__ = ("raw", "packed", "prints", "made")
+
+    def __init__(self, text: str, prints: str = ""):
+        self.raw = text.encode("utf-8")
+        self.packed = deflated(self.raw)
+        self.prints = prints
+        self.made = time.monotonic()
+
+
+class Frames:
+    """Events shared by this worker's streams, keyed by (hub version, view, panels held).
+
+    An event carries the server's time (``status.checked_at``, which screens set their clock by), so
+    one is reused for at most ``FRESH_S``; after that the next stream that needs it makes it again."""
+
+    FRESH_S = 1.0
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple, Frame] = OrderedDict()
+
+    def get(self, key: tuple) -> Frame | None:
+        frame = self._kept.get(key)
+        return frame if frame is not None and time.monotonic() - frame.made < self.FRESH_S else None
+
+    def put(self, key: tuple, frame: Frame) -> Frame:
+        self._kept[key] = frame
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.MAX:
+            self._kept.popitem(last=False)
+        return frame
+
+
+PING = Frame("event: ping\ndata: \n\n")
+RETRY = Frame(f"retry: {RETRY_MS}\n\n")
+
+
 class Push:
     """The ASGI side of the wall: event streams, and the Flask application for everything else."""
 
@@ -175,6 +233,7 @@ class Push:
         self.hub = Hub(feed, source, keys, settings)
         self.wsgi = WSGIMiddleware(flask_app, workers=max(4, settings.threads))
         self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers.items()]
+        self.frames = Frames()
         self.streams = 0
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -249,49 +308,44 @@ class Push:
             await send({"type": "http.response.body", "body": UNKNOWN_CATEGORY.encode()})
             return
         accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"").decode("latin-1")
-        zipper = zlib.compressobj(1, zlib.DEFLATED, 31) if _accepts_gzip(accept) else None
+        packed = _accepts_gzip(accept)
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
                    (b"x-accel-buffering", b"no"), (b"x-civicwall-worker", str(os.getpid()).encode()),
                    *self.headers]
-        if zipper is not None:
+        if packed:
             headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
+        crc, length = 0, 0
 
-        async def emit(text: str) -> None:
-            data = text.encode("utf-8")
-            if zipper is not None:
-                data = zipper.compress(data) + zipper.flush(zlib.Z_SYNC_FLUSH)
-            await send({"type": "http.response.body", "body": data, "more_body": True})
+        async def emit(frame: Frame, head: bytes = b"") -> None:
+            nonlocal crc, length
+            if packed:
+                crc, length = zlib.crc32(frame.raw, crc), length + len(frame.raw)
+            await send({"type": "http.response.body", "body": head + (frame.packed if packed else frame.raw),
+                        "more_body": True})
 
         gone = asyncio.create_task(_disconnected(receive))
         hub.watching[category] += 1
         self.streams += 1
         version = -1
         try:
-            await emit(f"retry: {RETRY_MS}\n\n")
+            await emit(RETRY, GZIP_HEADER if packed else b"")
             while not gone.done() and not hub.closing.is_set():
                 if version != hub.version:
                     version = hub.version
-                    if hub.error is not None:
-                        body = STORE_UNAVAILABLE
-                    else:
-                        snapshot = hub.snapshot
-                        if snapshot is not None and not self.feed.is_drawn(snapshot, category):
-                            _, body = await asyncio.to_thread(self.feed.compose, snapshot, category, have)
-                        else:
-                            _, body = self.feed.compose(snapshot, category, have)
-                        have = prints_of(body) or have
-                    await emit(f"data: {body}\n\n")
+                    frame = await self._frame(version, category, have)
+                    have = frame.prints or have
+                    await emit(frame)
                     continue
                 waiting = asyncio.create_task(hub.wait(version, KEEPALIVE_S))
                 await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
                 if not waiting.done():
                     waiting.cancel()
                 elif version == hub.version and not gone.done():
-                    await emit("event: ping\ndata: \n\n")
+                    await emit(PING)
         except OSError:
             pass                       # the screen went away mid-write
         finally:
@@ -299,10 +353,27 @@ class Push:
             self.streams -= 1
             gone.cancel()
         try:
-            tail = zipper.flush() if zipper is not None else b""
+            tail = GZIP_LAST_BLOCK + struct.pack("<II", crc, length & 0xFFFFFFFF) if packed else b""
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except OSError:
             pass
+
+    async def _frame(self, version: int, category: str, have: str) -> Frame:
+        """The event that brings a screen holding ``have`` up to the hub's current version."""
+        hub = self.hub
+        key = (version, category, have)
+        frame = self.frames.get(key)
+        if frame is not None:
+            return frame
+        if hub.error is not None:
+            body = STORE_UNAVAILABLE
+        else:
+            snapshot = hub.snapshot
+            if snapshot is not None and not self.feed.is_drawn(snapshot, category):
+                _, body = await asyncio.to_thread(self.feed.compose, snapshot, category, have)
+            else:
+                _, body = self.feed.compose(snapshot, category, have)
+        return self.frames.put(key, Frame(f"data: {body}\n\n", prints_of(body)))
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -183,6 +183,48 @@ def test_stream_is_compressed_when_asked_and_answers_http_edges_in_json(served, 
     assert requests.get(served.base + "/api/nothing", timeout=10).status_code == 404
 
 
+def test_compressed_streams_share_events_and_end_as_valid_gzip(served, client, settings, jiaozuo):
+    own = settings.with_(profile="jiaozuo")
+    noon = _noon(jiaozuo)
+    events = _seed(client, jiaozuo, own, noon, 3)
+    streams = [requests.get(served.base + STREAM_PATH, stream=True, timeout=30, headers={"Accept-Encoding": "gzip"})
+               for _ in range(2)]
+    received = [bytearray() for _ in streams]
+    inflaters = [gzip.zlib.decompressobj(31) for _ in streams]
+    texts = ["", ""]
+    readers = [s.raw.stream(1024, decode_content=False) for s in streams]
+
+    def read_until(i: int, needle: str) -> None:
+        while needle not in texts[i]:
+            chunk = next(readers[i])
+            received[i] += chunk
+            texts[i] += inflaters[i].decompress(chunk).decode("utf-8")
+
+    try:
+        first = f'"{ids.KPI_RECEIVED}.children":"{_today(events, noon)}"'
+        for i in range(2):
+            read_until(i, first)
+        more = events + [_created(f"q{i}", noon - timedelta(minutes=5 - i)) for i in range(4)]
+        for e in more[len(events):]:
+            client.xadd(Keys(jiaozuo.city).stream, e)
+        Aggregator(client, jiaozuo, own).run_until_idle()
+        after = f'"{ids.KPI_RECEIVED}.children":"{_today(more, noon)}"'
+        for i in range(2):
+            read_until(i, after)
+        served.app.close_streams()
+        for i in range(2):
+            for chunk in readers[i]:                 # to the end of the response
+                received[i] += chunk
+            # The whole body is one gzip member whose CRC-32 and length check out.
+            whole = gzip.decompress(bytes(received[i])).decode("utf-8")
+            assert first in whole and after in whole and whole.startswith("retry: ")
+            assert whole.endswith("\n\n")
+        assert len(served.app.frames._kept) < 2 * 3           # events were made once for both screens
+    finally:
+        for s in streams:
+            s.close()
+
+
 def test_stream_says_when_redis_is_gone_and_carries_on_when_it_is_back(tmp_path, settings, jiaozuo):
     redis_server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
     own = settings.with_(redis_url=redis_server.url, profile="jiaozuo", push="on")
