@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench bench-ingest bench-rebuild bench-freshness bench-screens clean
+.PHONY: run test test-fast screenshot bench bench-serve bench-ingest bench-rebuild bench-freshness bench-screens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,11 @@ test-fast: $(STAMP)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --at 15:30
 
-## make bench: serving cost against history size (prints figures and ratios)
-bench: $(STAMP)
+## make bench: every benchmark below, one after the other (about 25 minutes; figures and ratios)
+bench: bench-serve bench-ingest bench-rebuild bench-freshness bench-screens
+
+## make bench-serve: one refresh's server time against history size, beside the textbook pandas refresh
+bench-serve: $(STAMP)
 	$(BIN)/python bench/serve_cost.py
 
 ## make bench-ingest: events/s the aggregator applies, against a bare consumer of the same stream
@@ -40,11 +43,11 @@ bench-ingest: $(STAMP)
 bench-rebuild: $(STAMP)
 	$(BIN)/python bench/rebuild.py
 
-## make bench-freshness: XADD to the changed figure in headless Chromium, for several refresh intervals
+## make bench-freshness: XADD to the changed figure in headless Chromium, push and polling
 bench-freshness: $(STAMP)
 	$(BIN)/python bench/freshness.py
 
-## make bench-screens: 200 wall screens against gunicorn while 100 events/s arrive (60 s)
+## make bench-screens: 500 pushed wall screens against gunicorn while 100 events/s arrive (60 s)
 bench-screens: $(STAMP)
 	$(BIN)/python bench/screens_load.py
 

@@ -7,7 +7,8 @@ CIVICWALL_REFRESH_MS, with random phases. Prints p50/p95/p99 of the round trip a
 the time spent in the web worker, answer sizes, CPU per process, the error count and the throughput.
 With `--mode push` (the default, as the wall runs) each screen instead holds an event stream, and the
 figure is the delay from the aggregator building a snapshot to each screen receiving it.
-Run: `make bench-screens` (defaults: 200 screens, 60 s, 100 events/s).
+Run: `make bench-screens` (defaults: 500 screens over two load-generator processes, 60 s,
+100 events/s).
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def pct(values, q):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--screens", type=int, default=200)
+    parser.add_argument("--screens", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--events-per-s", type=float, default=100)
     parser.add_argument("--workers", type=int, default=2)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,13 +128,20 @@ class Aggregator:
         """Run the apply script on a prepared batch: apply, dead-letter and acknowledge, atomically."""
         if args is None:
             return result
+        keys = [self.keys.stream, self.keys.deadletter]
         with translated("applying a batch"):
-            applied, dups, unchanged, nrej, acked = self._apply(
-                keys=[self.keys.stream, self.keys.deadletter], args=args)
-        result.applied, result.duplicates, result.unchanged = applied, dups, unchanged
-        result.rejected, result.acked = nrej, acked
+            try:
+                reply = self._apply(keys=keys, args=args)
+            except redis.exceptions.NoScriptError:
+                # The server's scripts were flushed again between loading and running it: send the
+                # script itself, which cannot miss.
+                reply = self.client.eval(APPLY_LUA, len(keys), *keys, *args)
+        return self._settled(result, reply)
+
+    def _settled(self, result: BatchResult, reply: list) -> BatchResult:
+        result.applied, result.duplicates, result.unchanged, result.rejected, result.acked = reply
         if result.reasons:
-            log.info("aggregator.rejected", entries=nrej, reasons=dict(result.reasons),
+            log.info("aggregator.rejected", entries=result.rejected, reasons=dict(result.reasons),
                      deadletter=self.keys.deadletter)
         return result
 
@@ -144,41 +149,73 @@ class Aggregator:
         """Work through a backlog of new entries, starting with ``entries`` if given, for at most
         ``max_s`` seconds (then the caller can publish a snapshot and come back).
 
-        Redis and this process work side by side: while Redis runs the apply script on one batch and
-        then serves the read of the batch after the next, this process validates the next one. So a
-        backlog keeps both cores busy, and Redis does not wait for this process to parse a reply.
-        Up to two batches are in flight; their entries stay pending in the consumer group until a
-        script has acknowledged them, so a crash at any point loses nothing (they are re-read on
-        restart, and applying twice is a no-op)."""
-        entries = self.read(">", block=None) if entries is None else entries
-        if not entries:
-            return 0
+        Redis and this process work side by side, over one connection whose commands are sent
+        without waiting for the replies before them: while Redis runs the apply script on one batch
+        and then the read of the batch after the next, this process validates the next one and
+        queues its script behind them. So Redis always has the next command waiting. Up to two
+        batches are in flight; their entries stay pending in the consumer group until a script has
+        acknowledged them, so a crash at any point loses nothing (they are re-read on restart, and
+        applying twice is a no-op). Returns the number of entries worked through."""
         until = None if max_s is None else time.monotonic() + max_s
 
         def time_left() -> bool:
             return until is None or time.monotonic() <= until
 
-        ahead = self.read(">", block=None) if time_left() else []
-        total = len(entries) + len(ahead)
-        prepared = self.prepare(entries)
-        # The apply thread mostly waits on Redis; when its reply arrives it must get the GIL from the
-        # validating thread quickly, not after the default 5 ms, or Redis sits idle meanwhile.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, 0.0005))
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply") as pool:
-                while prepared is not None:
-                    running = pool.submit(self._apply_then_read, prepared, bool(ahead) and time_left())
-                    prepared = self.prepare(ahead) if ahead else None
-                    ahead = running.result()                      # the script's errors surface here
-                    total += len(ahead)
-        finally:
-            sys.setswitchinterval(switch)
-        return total
+        with translated("working through a backlog"):
+            return self._pipelined(entries, time_left)
 
-    def _apply_then_read(self, prepared: tuple, read_more: bool) -> list:
-        self.apply_prepared(*prepared)
-        return self.read(">", block=None) if read_more else []
+    def _pipelined(self, entries: list | None, time_left) -> int:
+        reader = self.reader
+        sha = reader.script_load(APPLY_LUA)
+        conn = reader.connection_pool.get_connection()
+        owed: deque[BatchResult | None] = deque()    # one per command sent: a batch's result, or None for a read
+        total = 0
+
+        def send_read() -> None:
+            conn.send_command("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.settings.batch,
+                              "STREAMS", self.keys.stream, ">")
+            owed.append(None)
+
+        def send_apply(batch: list) -> None:
+            args, result = self.prepare(batch)
+            conn.send_command("EVALSHA", sha, 2, self.keys.stream, self.keys.deadletter, *args)
+            owed.append(result)
+
+        try:
+            if entries:
+                total += len(entries)
+                send_apply(entries)
+            if not entries or time_left():
+                send_read()
+                if time_left():
+                    send_read()
+            while owed:
+                result = owed.popleft()
+                if result is not None:
+                    self._settled(result, reader.parse_response(conn, "EVALSHA"))
+                    continue
+                reply = reader.parse_response(conn, "XREADGROUP")
+                batch = reply[0][1] if reply else []
+                if batch:
+                    total += len(batch)
+                    send_apply(batch)
+                    if time_left():
+                        send_read()
+        except redis.exceptions.ResponseError as exc:
+            conn.disconnect()                   # replies are still owed on it
+            if "NOGROUP" in str(exc):
+                log.warning("aggregator.group_missing", stream=self.keys.stream, group=self.group)
+                self.ensure_group()
+                return total
+            if isinstance(exc, redis.exceptions.NoScriptError):   # the server's scripts were flushed meanwhile
+                return total + self.drain_own_pending()
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            reader.connection_pool.release(conn)
+        return total
 
     # -- reading ------------------------------------------------------------------------------
 

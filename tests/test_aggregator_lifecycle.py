@@ -128,3 +128,67 @@ def test_a_backlog_is_worked_through_in_bounded_rounds_with_nothing_left_pending
     snapshot.store(client, keys, snapshot.build(client, keys, nyc))
     headline, all_time = figures(client, keys)
     assert all_time["received"] == 40 and all_time["resolved"] == 20
+
+
+def _while_catching_up(agg, disturb) -> int:
+    """Run catch_up to the end of the stream while another client calls ``disturb`` over and over."""
+    import threading
+
+    done = threading.Event()
+
+    def keep_disturbing():
+        while not done.is_set():
+            disturb()
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=keep_disturbing, daemon=True)
+    thread.start()
+    try:
+        total = 0
+        for _ in range(10_000):
+            n = agg.catch_up()
+            total += n
+            if n == 0:
+                break
+    finally:
+        done.set()
+        thread.join()
+    return total
+
+
+def test_scripts_flushed_while_a_backlog_is_worked_through_lose_no_entry(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(300))                                  # 450 entries
+    agg = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    agg.ensure_group()
+    before = client.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0)
+    _while_catching_up(agg, client.script_flush)
+    assert client.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0) > before   # it did happen
+    assert agg.catch_up() == 0
+    assert client.xpending(keys.stream, settings.group)["pending"] == 0
+    assert int(client.hget(keys.meta, "applied")) == 450
+    snapshot.store(client, keys, snapshot.build(client, keys, nyc))
+    _, all_time = figures(client, keys)
+    assert all_time["received"] == 300 and all_time["resolved"] == 150
+
+
+def test_a_group_destroyed_while_a_backlog_is_worked_through_is_recreated_and_nothing_counts_twice(client, nyc, settings):
+    keys = Keys(nyc.city)
+    fill(client, keys, events(300))
+    agg = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    agg.ensure_group()
+    destroyed = []
+
+    def destroy_once():
+        if not destroyed and int(client.hget(keys.meta, "applied") or 0) >= 100:
+            destroyed.append(client.xgroup_destroy(keys.stream, settings.group))
+
+    _while_catching_up(agg, destroy_once)
+    assert destroyed == [1]
+    assert agg.catch_up() == 0
+    assert client.xpending(keys.stream, settings.group)["pending"] == 0
+    # The recreated group starts from the beginning: what was applied comes back as duplicates.
+    assert int(client.hget(keys.meta, "applied")) == 450
+    snapshot.store(client, keys, snapshot.build(client, keys, nyc))
+    _, all_time = figures(client, keys)
+    assert all_time["received"] == 300 and all_time["resolved"] == 150
