@@ -19,6 +19,7 @@ page has loaded.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -39,7 +40,8 @@ from dashboard.i18n import strings
 from dashboard.profiles import Profile
 from dashboard.settings import Settings
 from layouts import ids
-from layouts.wall import case_cards, category_options, headline_texts, make_status, ticker_rows
+from layouts.wall import (case_card, case_cards, case_texts, category_options, headline_texts, make_status, ticker_row,
+                          ticker_rows, ticker_texts)
 
 Source = Callable[[], dict[str, Any]]   # returns the snapshot or raises StoreUnavailable / SnapshotMissing
 
@@ -205,7 +207,7 @@ class WallFeed:
         shared = self.source.shared_get(name) if hasattr(self.source, "shared_get") else None
         hit = _parse_shared(shared) if shared else None
         if hit is None:
-            encoded = {k: json.dumps(v, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder)
+            encoded = {k: v if type(v) is Encoded else _component_json(v)
                        for k, v in panels(snapshot, self.profile, self.geometry, category).items()}
             prints = [_fingerprint(encoded[p]) if p in encoded else "" for p in PANELS]
             hit = (encoded, prints)
@@ -276,6 +278,31 @@ def panels(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | N
     if geometry is not None:
         out[MAP_STYLE] = figures.map_style(geometry, snapshot, category, lang)
     out[f"{ids.MAP_CATEGORY}.options"] = category_options(profile, snapshot, s)
-    out[f"{ids.TICKER}.children"] = ticker_rows(snapshot, s)      # components; the encoder walks them
-    out[f"{ids.CASES}.children"] = case_cards(snapshot, s)
+    # Rows and cards as encoded JSON: most of them were on the previous version too, and building
+    # and encoding Dash components was a third of drawing a version.
+    today = snapshot.get("today", "")
+    ticker = snapshot.get("ticker", [])
+    out[f"{ids.TICKER}.children"] = Encoded("[" + ",".join(_ticker_row_json(ticker_texts(r, today)) for r in ticker) + "]") \
+        if ticker else ticker_rows(snapshot, s)
+    cases = snapshot.get("resolved_cases", [])
+    out[f"{ids.CASES}.children"] = Encoded("[" + ",".join(_case_card_json(case_texts(r, s)) for r in cases) + "]") \
+        if cases else case_cards(snapshot, s)
     return out
+
+
+class Encoded(str):
+    """A panel value that is already JSON text."""
+
+
+def _component_json(component) -> str:
+    return json.dumps(component, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ticker_row_json(texts: tuple) -> str:
+    return _component_json(ticker_row(texts))
+
+
+@functools.lru_cache(maxsize=1024)
+def _case_card_json(texts: tuple) -> str:
+    return _component_json(case_card(texts))

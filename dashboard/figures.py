@@ -17,6 +17,7 @@ no figure has hover labels at all: there is no hover template a string could be 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from typing import Any
@@ -106,7 +107,7 @@ def map_style(geom: MapGeometry, snapshot: dict[str, Any] | None, category: str 
     counts = district_counts(snapshot, category)
     values = [counts.get(d, 0) for d in geom.ids]
     top = max(values, default=0)
-    fills = [Theme.ZERO_FILL if v == 0 else sample_colorscale(Theme.SEQUENTIAL, [v / top])[0] for v in values]
+    fills = [Theme.ZERO_FILL if v == 0 else _fill(v / top) for v in values]
     shown = [str(v) if snapshot else "—" for v in values]   # no data is not zero
     labels = [f"{esc(name)} <b>{v}</b>" if callout else f"{esc(name)}<br><b>{v}</b>"
               for name, v, callout in zip(geom.names, shown, geom.callouts)]
@@ -116,6 +117,12 @@ def map_style(geom: MapGeometry, snapshot: dict[str, Any] | None, category: str 
     return {"fills": fills, "labels": labels, "inks": inks, "note": note}
 
 
+@functools.lru_cache(maxsize=4096)
+def _fill(share: float) -> str:
+    return sample_colorscale(Theme.SEQUENTIAL, [share])[0]
+
+
+@functools.lru_cache(maxsize=4096)
 def ink_for(fill: str) -> str:
     """Dark text on light fills, light text on dark ones (WCAG relative luminance)."""
     if fill.startswith("#"):

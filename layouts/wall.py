@@ -156,35 +156,55 @@ def ticker_rows(snapshot: dict[str, Any] | None, s: dict[str, str]) -> list:
     if not rows:
         return [html.Div(s["no_appeals"], className="empty")]
     today = (snapshot or {}).get("today", "")
-    out = []
-    for r in rows:
-        words = " — ".join(part for part in (r.get("title", ""), r.get("text", "")) if part)
-        created = r.get("created", "")
-        # Before today, show the date too, so that just after midnight yesterday's rows are not misread.
-        when = created[11:16] if created[:10] == today else created[5:10]
-        out.append(html.Div(className="ticker-row" + (" is-resolved" if r.get("resolved") else ""), children=[
-            html.Span(when, className="t-time"),
-            html.Span(r.get("channel") or "—", className="t-channel"),
-            html.Span(r.get("district") or "—", className="t-district"),
-            html.Span(r.get("category") or "—", className="t-category"),
-            html.Span(words, className="t-text"),
-        ]))
-    return out
+    return [ticker_row(ticker_texts(r, today)) for r in rows]
+
+
+def ticker_texts(r: dict[str, Any], today: str) -> tuple:
+    """Everything one ticker row shows, as a key: the wall keeps rows it has drawn by it."""
+    words = " — ".join(part for part in (r.get("title", ""), r.get("text", "")) if part)
+    created = r.get("created", "")
+    # Before today, show the date too, so that just after midnight yesterday's rows are not misread.
+    when = created[11:16] if created[:10] == today else created[5:10]
+    return (when, r.get("channel") or "—", r.get("district") or "—", r.get("category") or "—", words,
+            bool(r.get("resolved")))
+
+
+def ticker_row(texts: tuple) -> html.Div:
+    when, channel, district, category, words, resolved = texts
+    return html.Div(className="ticker-row" + (" is-resolved" if resolved else ""), children=[
+        html.Span(when, className="t-time"),
+        html.Span(channel, className="t-channel"),
+        html.Span(district, className="t-district"),
+        html.Span(category, className="t-category"),
+        html.Span(words, className="t-text"),
+    ])
 
 
 def case_cards(snapshot: dict[str, Any] | None, s: dict[str, str]) -> list:
     rows = (snapshot or {}).get("resolved_cases", [])
     if not rows:
         return [html.Div(s["no_resolved"], className="empty")]
-    return [html.Article(className="case", children=[
-        html.Div([html.Span(r.get("category") or "—", className="c-category"),
-                  html.Span(r.get("district") or "—", className="c-district"),
-                  html.Span(r.get("unit") or s["unit_unknown"], className="c-unit"),
-                  html.Span(s["resolved_in"].format(d=duration(r.get("duration_s"), s)), className="c-duration")],
+    return [case_card(case_texts(r, s)) for r in rows]
+
+
+def case_texts(r: dict[str, Any], s: dict[str, str]) -> tuple:
+    """Everything one resolved-case card shows, in the wall's language, as a key."""
+    return (r.get("category") or "—", r.get("district") or "—", r.get("unit") or s["unit_unknown"],
+            s["resolved_in"].format(d=duration(r.get("duration_s"), s)), r.get("title") or r.get("text") or "",
+            r.get("reply") or "")
+
+
+def case_card(texts: tuple) -> html.Article:
+    category, district, unit, took, title, reply = texts
+    return html.Article(className="case", children=[
+        html.Div([html.Span(category, className="c-category"),
+                  html.Span(district, className="c-district"),
+                  html.Span(unit, className="c-unit"),
+                  html.Span(took, className="c-duration")],
                  className="c-head"),
-        html.Div(r.get("title") or r.get("text") or "", className="c-title"),
-        html.Div(r.get("reply") or "", className="c-reply"),
-    ]) for r in rows]
+        html.Div(title, className="c-title"),
+        html.Div(reply, className="c-reply"),
+    ])
 
 
 def category_options(profile: Profile, snapshot: dict[str, Any] | None, s: dict[str, str]) -> list[dict]:
