@@ -4,7 +4,8 @@ Loads N synthetic appeals (created, assigned, most resolved, over 30 days) throu
 into an embedded Redis, then measures, for each N:
   - refresh: the whole server side of one screen's refresh (WallFeed.answer over a real Redis
     source: read and parse the snapshot, find or draw the panels, encode the answer), for a screen
-    that holds the previous version, so panels are drawn again each time (the worst case);
+    that holds the previous version, so panels are drawn again each time; "cold" also forgets the
+    ticker rows, case cards and map colours already encoded (the worst case, as after a restart);
   - build: what the aggregator does per snapshot (compute every figure from the aggregates);
   - textbook: what a typical Dash live dashboard does per refresh instead: read the latest day of
     the stream (a thirtieth of this 30-day history) and recompute the headline figures with pandas;
@@ -29,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+import callbacks.wall as wall_module  # noqa: E402
 from callbacks.wall import WallFeed  # noqa: E402
-from dashboard import clock, geo, snapshot  # noqa: E402
+from dashboard import clock, figures, geo, snapshot  # noqa: E402
 from dashboard.web import SnapshotSource  # noqa: E402
 from dashboard.aggregator import Aggregator  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
@@ -139,22 +141,31 @@ def main() -> int:
                     assert code == 200
 
                 served = timed(refresh)
+
+                def cold_refresh():
+                    for cache in (wall_module._ticker_row_json, wall_module._case_card_json, figures._fill,
+                                  figures.ink_for):
+                        cache.cache_clear()
+                    refresh()
+
+                cold = timed(cold_refresh)
                 build = timed(lambda: snapshot.build(client, keys, profile), repeat=100)
                 textbook = timed(lambda: textbook_refresh(client, keys, day_entries), repeat=5)
                 memory = client.info("memory")["used_memory"]
                 stream_bytes = client.memory_usage(keys.stream, samples=1000) or 0
-                rows.append((size, percentile(served, 0.5), percentile(served, 0.95), percentile(build, 0.5),
+                rows.append((size, percentile(served, 0.5), percentile(served, 0.95), percentile(cold, 0.95),
+                             percentile(build, 0.5),
                              percentile(build, 0.95), percentile(textbook, 0.5), day_entries, ingest,
                              memory, stream_bytes, written - sum(r[-1] for r in rows)))
         finally:
             server.stop()
     base = rows[0]
-    print(f"{'appeals':>10} {'refresh p50':>12} {'p95':>9} {'ratio':>6} {'build p50':>10} {'p95':>9} "
+    print(f"{'appeals':>10} {'refresh p50':>12} {'p95':>9} {'ratio':>6} {'cold p95':>9} {'build p50':>10} {'p95':>9} "
           f"{'textbook p50':>13} {'(entries)':>10} {'textbook/refresh':>17} {'ingest':>12} "
           f"{'Redis MiB/M appeals':>20} {'without stream':>15}")
-    for size, s50, s95, b50, b95, tb50, entries, ingest, memory, stream, _ in rows:
+    for size, s50, s95, c95, b50, b95, tb50, entries, ingest, memory, stream, _ in rows:
         per_m = 1_000_000 / size / 2**20
-        print(f"{size:>10,} {s50:>10.2f}ms {s95:>7.2f}ms {s95 / base[2]:>6.2f} {b50:>8.2f}ms {b95:>7.2f}ms "
+        print(f"{size:>10,} {s50:>10.2f}ms {s95:>7.2f}ms {s95 / base[2]:>6.2f} {c95:>7.2f}ms {b50:>8.2f}ms {b95:>7.2f}ms "
               f"{tb50:>11.0f}ms {entries:>10,} {tb50 / s95:>17.0f} {ingest:>8,.0f} ev/s "
               f"{memory * per_m:>20,.0f} {(memory - stream) * per_m:>15,.0f}")
     print("ratio: refresh p95 at this history size divided by p95 at the smallest one (1.00 = flat)")
