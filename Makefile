@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --at 15:30
 
-## make bench: every benchmark below, one after the other (about 25 minutes; figures and ratios)
+## make bench: every benchmark below, one after the other (about 20 minutes; figures and ratios)
 bench: bench-serve bench-ingest bench-rebuild bench-freshness bench-screens
 
 ## make bench-serve: one refresh's server time against history size, beside the textbook pandas refresh

@@ -76,7 +76,8 @@ class SnapshotSource:
 
     def __call__(self) -> dict[str, Any]:
         """The parsed snapshot. Refreshes from many screens within REUSE_S share one read and one
-        parse per worker: the aggregator publishes at most twice a second anyway."""
+        parse per worker (pushed screens do not wait for this: the push hub reads each version as
+        soon as it is published)."""
         now = time.monotonic()
         cached = self._parsed
         if cached is not None and now - cached[0] < self.REUSE_S:
