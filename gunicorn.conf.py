@@ -1,10 +1,12 @@
 """gunicorn settings for the wall; read automatically by `gunicorn app:server` run from this folder,
 and passed explicitly by `civicwall run`.
 
-Wall screens poll every few seconds for weeks. Threaded workers keep each screen's connection open
-between refreshes (as browsers expect), and a slow or far-away screen occupies one thread, not a whole
-worker: gunicorn's sync workers close every connection and then wait for the client to close its side,
-so under a few hundred screens they spent most of their time waiting (docs/performance.md).
+Wall screens stay connected for weeks. By default (CIVICWALL_PUSH=on) each holds one event stream, and
+uvicorn workers keep hundreds of them on one event loop each. With push off, screens poll every few
+seconds, and threaded workers keep each screen's connection open between refreshes (as browsers
+expect), so a slow or far-away screen occupies one thread, not a whole worker. gunicorn's sync workers
+close every connection and then wait for the client to close its side, so under a few hundred screens
+they spent most of their time waiting (docs/performance.md).
 """
 
 import sys

@@ -1,13 +1,15 @@
-"""Many wall screens against gunicorn while events arrive: response times and errors.
+"""Many wall screens against gunicorn while events arrive: delays, response times and errors.
 
 Starts an embedded Redis, a simulated Jiaozuo history, one `civicwall aggregate`, a feeder writing
-EVENTS_PER_S events per second, and gunicorn; then SCREENS virtual screens each ask the wall feed exactly
-as the browser does (carrying the fingerprints the previous answer gave them), every
-CIVICWALL_REFRESH_MS, with random phases. Prints p50/p95/p99 of the round trip a screen sees and of
-the time spent in the web worker, answer sizes, CPU per process, the error count and the throughput.
-With `--mode push` (the default, as the wall runs) each screen instead holds an event stream, and the
-figure is the delay from the aggregator building a snapshot to each screen receiving it.
-Run: `make bench-screens` (defaults: 500 screens over two load-generator processes, 60 s,
+EVENTS_PER_S events per second, and gunicorn; then SCREENS virtual screens connect with random phases,
+exactly as assets/wall.js does:
+  - push (the default, as the wall runs): each screen holds the event stream; the figure is the
+    delay from the aggregator building a snapshot to each screen receiving it;
+  - poll (`--mode poll --worker-class gthread`): each screen asks the wall feed every
+    CIVICWALL_REFRESH_MS, carrying the fingerprints the previous answer gave it; the figures are the
+    round trip a screen sees and the time spent in the web worker.
+Also prints bytes on the wire, CPU per process, Redis commands slower than 2 ms and the error count.
+Run: `make bench-screens` (defaults: push, 500 screens over two load-generator processes, 60 s,
 100 events/s).
 """
 

@@ -11,13 +11,14 @@ into an embedded Redis, then measures, for each N:
     the stream (a thirtieth of this 30-day history) and recompute the headline figures with pandas;
   - memory: Redis memory per million appeals, with and without the stream itself.
 Prints each figure with its unit, the ratio to the smallest history, and textbook / civicwall.
-Run: `make bench` (sizes as arguments: `python bench/serve_cost.py 10000 100000 1000000 10000000`;
-ten million appeals take about half an hour to load and 10 GiB of Redis). The stream is trimmed to
+Run: `make bench-serve` (sizes as arguments: `python bench/serve_cost.py 10000 100000 1000000 10000000`;
+ten million appeals take about 40 minutes and 6 GiB of Redis). The stream is trimmed to
 its latest thirtieth as the appeals are applied, so Redis holds the state, not 28 million entries.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -40,7 +41,7 @@ from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect  # noqa: E402
 
-SIZES = [int(x) for x in sys.argv[1:]] or [10_000, 100_000, 1_000_000]
+SIZES = [10_000, 100_000, 1_000_000]
 REPEAT = 200
 CHUNK = 250_000          # appeals written and applied at a time
 
@@ -91,6 +92,10 @@ def timed(fn, repeat=REPEAT):
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=SIZES, metavar="APPEALS",
+                        help="history sizes, in increasing order (default: 10000 100000 1000000)")
+    sizes = sorted(parser.parse_args().sizes)
     profile = load_profile("jiaozuo")
     end = datetime.now(profile.tz).replace(microsecond=0)
     rng = random.Random(1)
@@ -109,7 +114,7 @@ def main() -> int:
             # A plain function has no shared render cache: every version is drawn here (worst case).
             feed = WallFeed(lambda: source(), profile, settings, geometry)
             loaded, written, rows = 0, 0, []
-            for size in SIZES:
+            for size in sizes:
                 applying = 0.0
                 while loaded < size:
                     # In chunks, so that ten million appeals never sit in this process's memory.

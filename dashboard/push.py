@@ -231,7 +231,7 @@ class Push:
         self.feed = feed
         self.settings = settings
         self.hub = Hub(feed, source, keys, settings)
-        self.wsgi = WSGIMiddleware(flask_app, workers=max(4, settings.threads))
+        self.wsgi = WSGIMiddleware(flask_app, workers=settings.threads)
         self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers.items()]
         self.frames = Frames()
         self.streams = 0

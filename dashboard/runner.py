@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import CivicwallError
+from .feeds.simulate import _number
 from .profiles import load_profile
 from .settings import Settings
 from .store import EmbeddedRedis, connect, die_with_parent, port_is_free, redact_url, translated
@@ -33,7 +34,8 @@ RESTART_WINDOW_S = 60
 def add_arguments(parser) -> None:
     parser.add_argument("--feed", choices=["simulate", "none"],
                         help="demo feed to start (env CIVICWALL_FEED; default simulate)")
-    parser.add_argument("--speed", default="1", help="speed of the simulated day (1 = real time)")
+    # The feed's own check, so that a bad value fails here, at once, not in the feed's log.
+    parser.add_argument("--speed", type=_number(float), default=1.0, help="speed of the simulated day (1 = real time)")
 
 
 class Child:
@@ -113,7 +115,10 @@ def main(args, settings: Settings) -> int:
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     embedded = None
+    # The processes started here see the same profile and stream as this command was given.
     env = dict(os.environ, CIVICWALL_PROFILE=settings.profile)
+    if settings.stream:
+        env["CIVICWALL_STREAM"] = settings.stream
     if settings.redis_url:
         url = settings.redis_url
         _check_redis(url, settings)

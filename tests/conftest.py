@@ -1,7 +1,11 @@
 """Shared fixtures: a real Redis server for the whole run, and a clean environment per test.
 
-The server comes from --redis-url or REDIS_URL when given (CI runs the suite against the
-embedded server and can point it at another), otherwise an embedded redis-server is started.
+The server comes from --redis-url or CIVICWALL_TEST_REDIS_URL when given (CI runs the suite against
+the embedded server and against Debian's), otherwise an embedded redis-server is started. REDIS_URL
+itself is ignored, so a developer's own server is never flushed by accident.
+
+Reference data (real 311 exports, district boundaries) is read from ../shared/data next to the
+project, or from the folder CIVICWALL_TEST_DATA names.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dashboard.profiles import load_profile
 from dashboard.settings import ENV_PREFIX, Settings
 from dashboard.store import EmbeddedRedis, connect
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("CIVICWALL_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 NYC_CSV = SHARED_DATA / "nyc311" / "anthonyupf_nyc311_2024-05-27_socrata.csv"
 NYC_JSON = SHARED_DATA / "nyc311" / "anthonyupf_nyc311_2024-05-27_socrata.json"
 
@@ -89,7 +93,8 @@ def nyc_keys(nyc):
 
 def require_file(path: Path) -> Path:
     if not path.exists():
-        pytest.fail(f"test data missing: {path} (the suite reads ../shared/data next to the project)")
+        pytest.fail(f"test data missing: {path} (the suite reads ../shared/data next to the project, "
+                    "or the folder CIVICWALL_TEST_DATA names)")
     return path
 
 

@@ -14,7 +14,8 @@ from dashboard import geo
 from dashboard.errors import ConfigError
 from dashboard.profiles import Boundary, District
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import SHARED_DATA, require_file
+
 REFERENCE = SHARED_DATA / "jiaozuo" / "anzhou99_410800_full.json"
 JIAOZUO_ADCODES = {"410802", "410803", "410804", "410811", "410821", "410822", "410823", "410825",
                    "410882", "410883"}
@@ -22,7 +23,7 @@ JIAOZUO_ADCODES = {"410802", "410803", "410804", "410811", "410821", "410822", "
 
 def _reference_polygons() -> dict[str, object]:
     if not REFERENCE.exists():
-        pytest.fail(f"test data missing: {REFERENCE} (the suite reads ../shared/data next to the project)")
+        require_file(REFERENCE)
     data = json.loads(REFERENCE.read_text(encoding="utf-8"))
     return {str(f["properties"]["adcode"]): shape(f["geometry"]) for f in data["features"]}
 

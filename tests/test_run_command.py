@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from dashboard.store import free_port
@@ -37,8 +38,10 @@ def test_run_serves_the_wall_and_sigint_stops_every_process(tmp_path):
     data_dir = tmp_path / "run-data"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("CIVICWALL_")}
     env |= {"CIVICWALL_PORT": str(port), "CIVICWALL_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    # A stream of its own: every process run starts must use it.
+    stream = "cw:{jiaozuo}:run-test"
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "run", "--stream", stream], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
@@ -59,6 +62,10 @@ def test_run_serves_the_wall_and_sigint_stops_every_process(tmp_path):
             break
     assert r.status_code == 200 and r.json()["city"] == "jiaozuo"
     assert processes_mentioning(str(data_dir)), "no child process found to check"
+    redis_url = next(line.split("REDIS_URL=")[1].strip() for line in lines if "REDIS_URL=" in line)
+    store = redis.Redis.from_url(redis_url)
+    assert store.xlen(stream) > 0 and not store.exists("cw:{jiaozuo}:events")
+    store.close()
 
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
