@@ -1,5 +1,6 @@
 """`civicwall run` (what `make run` starts): serves the wall, and Ctrl-C stops everything it started."""
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -149,3 +150,27 @@ def test_run_reports_an_unreachable_redis_url(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode == 2
     assert "Redis unavailable while checking the server at start-up" in proc.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_snapshot_command_quietly(redis_url, client, nyc, settings):
+    from dashboard.aggregator import Aggregator
+    from dashboard.keys import Keys
+
+    keys = Keys(nyc.city)
+    for i in range(40):
+        client.xadd(keys.stream, {"v": "1", "event_id": f"c{i}", "type": "created", "request_id": f"r{i}",
+                                  "ts": f"2024-05-27T01:{i:02d}:00-04:00", "district": "QUEENS",
+                                  "title": f"Noise from a construction site on block {i}, " * 4})
+    Aggregator(client, nyc, settings).run_until_idle()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
+    env |= {"REDIS_URL": redis_url, "CIVICWALL_PROFILE": "nyc"}
+    # As `civicwall snapshot | head -c 1`: the pipe closes after the first byte. The pipe holds one
+    # page, less than the snapshot, so the command is still writing when its reader goes away.
+    assert len(client.get(keys.snapshot)) > 6000
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "snapshot"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+    assert proc.stdout.read(1) == b"{"
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err and proc.returncode in (0, 141), err.decode()
