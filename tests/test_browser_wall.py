@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import threading
 from datetime import datetime, timedelta
 
@@ -246,3 +247,80 @@ def test_snapshot_api_without_redis_is_a_503_that_hides_the_url(settings):
 def test_snapshot_api_before_the_first_snapshot(client, settings):
     response = create_app(settings.with_(profile="jiaozuo")).server.test_client().get("/api/v1/snapshot")
     assert response.status_code == 503 and response.get_json()["error"] == "snapshot_missing"
+
+
+# Screens a wall is shown on: (CSS width, CSS height, device pixels per CSS pixel). A Full HD panel at
+# 150 % display scaling is a 1280x720 CSS viewport drawn with 1.5 device pixels per CSS pixel.
+SCREENS = {"1366x768": (1366, 768, 1), "1920x1080": (1920, 1080, 1), "2560x1440": (2560, 1440, 1),
+           "3840x2160": (3840, 2160, 1), "1920x1080@150%": (1280, 720, 1.5)}
+
+LAYOUT_CHECK = """
+const vw = window.innerWidth, vh = window.innerHeight, doc = document.documentElement;
+const wall = document.querySelector('.wall').getBoundingClientRect();
+const boxes = [...document.querySelectorAll('.wall .panel, .wall .kpi, .wall-header')];
+const outside = boxes.filter(e => { const r = e.getBoundingClientRect();
+  return r.left < wall.left - 1 || r.top < wall.top - 1 || r.right > wall.right + 1 || r.bottom > wall.bottom + 1; })
+  .map(e => e.className);
+const overflowing = boxes.filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+  .map(e => e.className + ' ' + e.scrollWidth + 'x' + e.scrollHeight + ' in ' + e.clientWidth + 'x' + e.clientHeight);
+const kpi = document.getElementById(arguments[0]).getBoundingClientRect();
+const hit = document.elementFromPoint(kpi.left + kpi.width / 2, kpi.top + kpi.height / 2);
+return {vw, vh, scrollW: doc.scrollWidth, scrollH: doc.scrollHeight,
+        wall: [wall.left, wall.top, wall.right, wall.bottom], outside, overflowing,
+        kpiHeight: kpi.height, kpiOnTop: !!hit && document.getElementById(arguments[0]).contains(hit)};
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("screen", list(SCREENS), ids=list(SCREENS))
+def test_the_wall_fills_each_screen_without_scrollbars_or_clipped_panels(dash_duo, client, settings, jiaozuo,
+                                                                          screen, tmp_path):
+    width, height, dpr = SCREENS[screen]
+    settings = settings.with_(profile="jiaozuo", push="off")
+    noon = _noon(jiaozuo)
+    events = _load(client, jiaozuo, settings, noon)
+    dash_duo.start_server(create_app(settings))
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height, "deviceScaleFactor": dpr, "mobile": False})
+    dash_duo.driver.get(dash_duo.server_url)
+    expected = _expected(events, noon)
+    for element_id, text in expected.items():
+        dash_duo.wait_for_text_to_equal(f"#{element_id}", text)
+    got = dash_duo.driver.execute_script(LAYOUT_CHECK, ids.KPI_RECEIVED)
+    assert (got["vw"], got["vh"]) == (width, height)
+    assert got["scrollW"] <= width and got["scrollH"] <= height, got
+    left, top, right, bottom = got["wall"]
+    assert left >= -0.5 and top >= -0.5 and right <= width + 0.5 and bottom <= height + 0.5, got
+    # It fills the screen: the canvas is as wide or as tall as the window (16:9 screens: both).
+    assert abs((right - left) - width) < 1 or abs((bottom - top) - height) < 1, got
+    assert abs((right - left) / (bottom - top) - 16 / 9) < 0.01, got
+    assert got["outside"] == [] and got["overflowing"] == [], got
+    # The headline figure is on top and scales with the screen (72 px tall on the 1080 canvas).
+    assert got["kpiOnTop"] and got["kpiHeight"] > 0.04 * height, got
+    shot = tmp_path / f"wall-{screen}.png"
+    assert dash_duo.driver.save_screenshot(str(shot))
+    png = shot.read_bytes()                          # the PNG header holds the size: IHDR width, height
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (round(width * dpr), round(height * dpr))
+    assert dash_duo.get_logs() == []
+    _quiesce(dash_duo)
+
+
+@pytest.mark.browser
+def test_kiosk_mode_shows_only_the_display(dash_duo, client, settings, jiaozuo):
+    settings = settings.with_(profile="jiaozuo", push="off")
+    noon = _noon(jiaozuo)
+    events = _load(client, jiaozuo, settings, noon)
+    dash_duo.start_server(create_app(settings))
+    _full_hd(dash_duo)
+    received = _expected(events, noon)[ids.KPI_RECEIVED]
+    picker = f"#{ids.MAP_CATEGORY}"
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", received)
+    assert dash_duo.find_element(picker).is_displayed()
+    dash_duo.driver.get(dash_duo.server_url + "/?kiosk=1")
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", received)
+    assert not dash_duo.find_element(picker).is_displayed()
+    assert dash_duo.driver.execute_script(
+        "return [document.documentElement.classList.contains('kiosk'), getComputedStyle(document.body).cursor]"
+    ) == [True, "none"]
+    _quiesce(dash_duo)
