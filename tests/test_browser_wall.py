@@ -324,3 +324,26 @@ def test_kiosk_mode_shows_only_the_display(dash_duo, client, settings, jiaozuo):
         "return [document.documentElement.classList.contains('kiosk'), getComputedStyle(document.body).cursor]"
     ) == [True, "none"]
     _quiesce(dash_duo)
+
+
+@pytest.mark.browser
+def test_a_new_appeal_flashes_in_the_ticker_and_then_settles(dash_duo, client, settings, jiaozuo):
+    settings = settings.with_(profile="jiaozuo", refresh_ms=400, push="off")
+    noon = _noon(jiaozuo)
+    events = _load(client, jiaozuo, settings, noon)
+    dash_duo.start_server(create_app(settings))
+    _full_hd(dash_duo)
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", _expected(events, noon)[ids.KPI_RECEIVED])
+    rows = f"#{ids.TICKER} .ticker-row"
+    flagged = f"return [...document.querySelectorAll('{rows}')].map(r => [r.textContent, r.classList.contains('is-new')])"
+    until(lambda: dash_duo.driver.execute_script(flagged), timeout=10)
+    assert not any(new for _, new in dash_duo.driver.execute_script(flagged))      # the first rows are not new
+    client.xadd(Keys(jiaozuo.city).stream, {
+        "v": "1", "event_id": "n1", "type": "created", "request_id": "n1", "ts": (noon - timedelta(minutes=1)).isoformat(),
+        "channel": "hotline", "category": "教育", "district": "温县", "title": "新到的诉求"})
+    Aggregator(client, jiaozuo, settings).run_until_idle()
+    until(lambda: any("新到的诉求" in text and new for text, new in dash_duo.driver.execute_script(flagged)), timeout=10)
+    assert [text for text, new in dash_duo.driver.execute_script(flagged) if new] == [
+        text for text, _ in dash_duo.driver.execute_script(flagged) if "新到的诉求" in text]
+    until(lambda: not any(new for _, new in dash_duo.driver.execute_script(flagged)), timeout=15)
+    _quiesce(dash_duo)
