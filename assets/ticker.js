@@ -8,33 +8,38 @@
   "use strict";
 
   var FLASH_MS = 4000;
+  var SEEN_MAX = 2000;      // texts remembered; then only the rows on screen are (bounded over weeks)
   var seen = null;          // texts of the rows shown so far (null until the first rows arrive)
+  var seenCount = 0;
   var fresh = {};           // text -> time its flash ends
   var ticker = null;
 
   function mark() {
-    var now = Date.now(), rows = ticker.querySelectorAll(".ticker-row"), current = {};
+    var now = Date.now(), rows = ticker.querySelectorAll(".ticker-row");
+    if (!rows.length) { return; }
     for (var key in fresh) { if (fresh[key] <= now) { delete fresh[key]; } }
+    // On the first rows, and when the memory is started afresh, what is on screen is not new.
+    var quiet = seen === null || seenCount > SEEN_MAX;
+    if (quiet) { seen = {}; seenCount = 0; }
     for (var i = 0; i < rows.length; i++) {
       var text = rows[i].textContent;
-      current[text] = true;
-      if (seen !== null && !seen[text] && !fresh[text]) { fresh[text] = now + FLASH_MS; }
+      if (!seen[text]) {
+        seen[text] = true;
+        seenCount += 1;
+        if (!quiet) { fresh[text] = now + FLASH_MS; }
+      }
       rows[i].classList.toggle("is-new", !!fresh[text]);
     }
-    if (rows.length) { seen = Object.assign(seen || {}, current); }
-    // Forget rows that left the ticker long ago, so the memory stays bounded over weeks.
-    var names = Object.keys(seen || {});
-    if (names.length > 2000) { seen = current; }
   }
 
-  function attach() {
+  // Once a second: find the ticker (React renders it after this script runs, and may replace it),
+  // and end flashes on a quiet wall. Changes to its rows are marked at once.
+  setInterval(function () {
     var found = document.getElementById("wall-ticker");
-    if (!found || found === ticker) { return; }
-    ticker = found;
-    new MutationObserver(mark).observe(ticker, { childList: true, subtree: true, characterData: true });
-    mark();
-  }
-
-  new MutationObserver(attach).observe(document.documentElement, { childList: true, subtree: true });
-  setInterval(function () { if (ticker) { mark(); } }, 1000);     // ends flashes on a quiet wall
+    if (found && found !== ticker) {
+      ticker = found;
+      new MutationObserver(mark).observe(ticker, { childList: true, subtree: true, characterData: true });
+    }
+    if (ticker) { mark(); }
+  }, 1000);
 })();

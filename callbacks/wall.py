@@ -280,18 +280,22 @@ def panels(snapshot: dict[str, Any], profile: Profile, geometry: MapGeometry | N
     out[f"{ids.MAP_CATEGORY}.options"] = category_options(profile, snapshot, s)
     # Rows and cards as encoded JSON: most of them were on the previous version too, and building
     # and encoding Dash components was a third of drawing a version.
+    # (With none, the panels' "nothing yet" text comes from the layout's own functions.)
     today = snapshot.get("today", "")
-    ticker = snapshot.get("ticker", [])
-    out[f"{ids.TICKER}.children"] = Encoded("[" + ",".join(_ticker_row_json(ticker_texts(r, today)) for r in ticker) + "]") \
+    ticker, cases = snapshot.get("ticker", []), snapshot.get("resolved_cases", [])
+    out[f"{ids.TICKER}.children"] = Encoded.list(_ticker_row_json(ticker_texts(r, today)) for r in ticker) \
         if ticker else ticker_rows(snapshot, s)
-    cases = snapshot.get("resolved_cases", [])
-    out[f"{ids.CASES}.children"] = Encoded("[" + ",".join(_case_card_json(case_texts(r, s)) for r in cases) + "]") \
+    out[f"{ids.CASES}.children"] = Encoded.list(_case_card_json(case_texts(r, s)) for r in cases) \
         if cases else case_cards(snapshot, s)
     return out
 
 
 class Encoded(str):
     """A panel value that is already JSON text."""
+
+    @classmethod
+    def list(cls, items) -> Encoded:
+        return cls("[" + ",".join(items) + "]")
 
 
 def _component_json(component) -> str:

@@ -204,8 +204,7 @@ class Aggregator:
         except redis.exceptions.ResponseError as exc:
             conn.disconnect()                   # replies are still owed on it
             if "NOGROUP" in str(exc):
-                log.warning("aggregator.group_missing", stream=self.keys.stream, group=self.group)
-                self.ensure_group()
+                self._group_lost()
                 return total
             if isinstance(exc, redis.exceptions.NoScriptError):   # the server's scripts were flushed meanwhile
                 return total + self.drain_own_pending()
@@ -228,10 +227,14 @@ class Aggregator:
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            log.warning("aggregator.group_missing", stream=self.keys.stream, group=self.group)
-            self.ensure_group()
+            self._group_lost()
             return []
         return reply[0][1] if reply else []
+
+    def _group_lost(self) -> None:
+        """A Redis restart (or someone) removed the consumer group: recreate it, from the start."""
+        log.warning("aggregator.group_missing", stream=self.keys.stream, group=self.group)
+        self.ensure_group()
 
     def drain_own_pending(self) -> int:
         """Re-process entries this consumer read but never acknowledged (after a crash)."""

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import CivicwallError
-from .feeds.simulate import _number
+from .feeds.simulate import number_arg
 from .profiles import load_profile
 from .settings import Settings
 from .store import EmbeddedRedis, connect, die_with_parent, port_is_free, redact_url, translated
@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--feed", choices=["simulate", "none"],
                         help="demo feed to start (env CIVICWALL_FEED; default simulate)")
     # The feed's own check, so that a bad value fails here, at once, not in the feed's log.
-    parser.add_argument("--speed", type=_number(float), default=1.0, help="speed of the simulated day (1 = real time)")
+    parser.add_argument("--speed", type=number_arg(float), default=1.0, help="speed of the simulated day (1 = real time)")
 
 
 class Child:

@@ -166,12 +166,18 @@ def _each_entry_applied_once(client, keys, settings, profile, agg, entries) -> N
     assert all_time["resolved"] == sum(e["type"] == "resolved" for e in entries)
 
 
-def test_scripts_flushed_while_a_backlog_is_worked_through_lose_no_entry(client, nyc, settings):
-    keys = Keys(nyc.city)
+def _backlog(client, profile, settings):
+    """450 entries waiting, and an aggregator that reads them ten at a time."""
+    keys = Keys(profile.city)
     entries = events(300)
     fill(client, keys, entries)
-    agg = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
+    agg = Aggregator(client, profile, settings.with_(batch=10), consumer="worker-1")
     agg.ensure_group()
+    return keys, entries, agg
+
+
+def test_scripts_flushed_while_a_backlog_is_worked_through_lose_no_entry(client, nyc, settings):
+    keys, entries, agg = _backlog(client, nyc, settings)
     before = client.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0)
     _while_catching_up(agg, client.script_flush)
     assert client.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0) > before   # it did happen
@@ -179,11 +185,7 @@ def test_scripts_flushed_while_a_backlog_is_worked_through_lose_no_entry(client,
 
 
 def test_a_group_destroyed_while_a_backlog_is_worked_through_is_recreated_and_nothing_counts_twice(client, nyc, settings):
-    keys = Keys(nyc.city)
-    entries = events(300)
-    fill(client, keys, entries)
-    agg = Aggregator(client, nyc, settings.with_(batch=10), consumer="worker-1")
-    agg.ensure_group()
+    keys, entries, agg = _backlog(client, nyc, settings)
     destroyed = []
 
     def destroy_once():

@@ -148,7 +148,8 @@ def run(sim: Simulator, client, keys: Keys, stop: threading.Event, *, duration: 
     return stats
 
 
-def _number(kind, zero_ok: bool = False):
+def number_arg(kind, zero_ok: bool = False):
+    """An argparse type: a number of ``kind`` that is positive (or zero, with ``zero_ok``)."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -161,14 +162,14 @@ def _number(kind, zero_ok: bool = False):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", type=_number(float), default=1.0, metavar="S",
+    p.add_argument("--speed", type=number_arg(float), default=1.0, metavar="S",
                    help="1 = real time (default); S > 1 compresses time S-fold")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same appeals (default 0)")
-    p.add_argument("--per-day", type=_number(float), default=600, metavar="N",
+    p.add_argument("--per-day", type=number_arg(float), default=600, metavar="N",
                    help="appeals on a mid-week day (default 600)")
-    p.add_argument("--backfill-hours", type=_number(float, zero_ok=True), default=30.0, metavar="H",
+    p.add_argument("--backfill-hours", type=number_arg(float, zero_ok=True), default=30.0, metavar="H",
                    help="hours of history written at once on start (default 30)")
-    p.add_argument("--duration", type=_number(float), metavar="SECONDS",
+    p.add_argument("--duration", type=number_arg(float), metavar="SECONDS",
                    help="stop after this many seconds (default: run until stopped)")
     p.add_argument("--once", action="store_true", help="write the backfill, then exit")
 
