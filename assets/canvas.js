@@ -5,7 +5,7 @@
  * again whenever the window changes size.
  *
  * Kiosk mode: ?kiosk=1 (or ?kiosk) in the URL marks <html> with the class "kiosk", which hides
- * everything that is not the display (the map's category picker) and the mouse pointer.
+ * everything that is not the display (the map's category picker, with its focus target) and the mouse pointer.
  */
 (function () {
   "use strict";

@@ -13,9 +13,11 @@
  *   skipped. A stream that fails or falls silent is closed and reopened with a growing delay, and
  *   polling carries on meanwhile, so push is never the only way the screen stays current.
  *
- * tick(): every second, the clock and the "updated N s ago" text. Ages are measured on the
- *   server's clock (checked_at plus the time elapsed here since that status arrived), so a wall PC
- *   with a wrong clock still reports the right age.
+ * tick(): every second, the clock, the "updated N s ago" text and the view of the playlist. Ages
+ *   are measured on the server's clock (checked_at plus the time elapsed here since that status
+ *   arrived), so a wall PC with a wrong clock still reports the right age. The view follows the same
+ *   clock (see dashboard/playlist.py): screens in one room turn together, and ?view=<name> in the
+ *   URL pins a screen to one view.
  */
 (function () {
   "use strict";
@@ -54,9 +56,24 @@
     return status.built_at !== null && status.built_at !== undefined;
   }
 
+  var pinned = new URLSearchParams(window.location.search).get("view");
+  var view = { shown: null };
+
+  function viewAt(cfg, now) {
+    if (pinned && cfg.views.indexOf(pinned) >= 0) { return pinned; }
+    var list = cfg.playlist, cycle = 0, i;
+    for (i = 0; i < list.length; i++) { cycle += list[i][1]; }
+    var t = ((Math.floor(now) % cycle) + cycle) % cycle;
+    for (i = 0; i < list.length; i++) {
+      if (t < list[i][1]) { return list[i][0]; }
+      t -= list[i][1];
+    }
+    return list[list.length - 1][0];
+  }
+
   function tick(n, status, cfg) {
     var nu = window.dash_clientside.no_update;
-    if (!cfg || !status) { return [nu, nu, nu, nu]; }
+    if (!cfg || !status) { return [nu, nu, nu, nu, nu]; }
     var local = Date.now() / 1000;
     if (status.checked_at !== seen.checked) { seen.checked = status.checked_at; seen.at = local; }
     var now = status.checked_at ? status.checked_at + (local - seen.at) : local;
@@ -82,7 +99,9 @@
         text = age < 2 ? t.updated_now : fill(t.updated_ago, "n", age);
       }
     }
-    return [clock, text, "freshness is-" + state, replay ? {} : { display: "none" }];
+    var shown = viewAt(cfg, now), canvas = nu;
+    if (shown !== view.shown) { view.shown = shown; canvas = "wall view-" + shown; }
+    return [clock, text, "freshness is-" + state, replay ? {} : { display: "none" }, canvas];
   }
 
   // -- refresh -------------------------------------------------------------------------------

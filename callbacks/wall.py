@@ -101,7 +101,7 @@ def register(app, source: Source, *, profile: Profile, settings: Settings,
     app.clientside_callback(
         ClientsideFunction(namespace="civicwall", function_name="tick"),
         Output(ids.CLOCK, "children"), Output(ids.FRESHNESS, "children"), Output(ids.FRESHNESS, "className"),
-        Output(ids.REPLAY, "style"),
+        Output(ids.REPLAY, "style"), Output(ids.CANVAS, "className"),
         Input(ids.TICK, "n_intervals"), Input(ids.STATUS, "data"), State(ids.CONFIG, "data"),
     )
     return feed

@@ -1,7 +1,7 @@
 """City profiles: a city is data (a TOML file), not code.
 
 A profile names the title, time zone, language, boundary source, districts with their aliases,
-channels, categories with deadlines, and the wall's targets. Built-in profiles live in
+channels, categories with deadlines, the wall's targets and its playlist of views. Built-in profiles live in
 ``dashboard/cities/``; any path to a ``.toml`` file with the same shape works too.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import playlist as playlists
 from .errors import ConfigError
 
 BUILTIN_DIR = Path(__file__).parent / "cities"
@@ -59,6 +60,7 @@ class Profile:
     target_on_time_rate: float
     labels: dict[str, str] = field(default_factory=dict)
     source_path: str = ""
+    playlist: tuple[playlists.Slot, ...] = playlists.DEFAULT   # the wall's views and their dwell times
 
     @property
     def tz(self) -> ZoneInfo:
@@ -163,6 +165,8 @@ def _parse(raw: dict, where: str) -> Profile:
         target_on_time_rate=float(targets.get("on_time_rate", 0.9)),
         labels={str(k): str(v) for k, v in raw.get("labels", {}).items()},
         source_path=where,
+        playlist=playlists.from_tables(raw["playlist"], f"profile {where} [[playlist]]") if "playlist" in raw
+        else playlists.DEFAULT,
     )
     seen: dict[str, str] = {}
     for alias, did in profile.district_lookup().items():

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from . import playlist as playlists
 from .errors import ConfigError
 
 ENV_PREFIX = "CIVICWALL_"
@@ -40,6 +41,7 @@ class Settings:
     threads: int = field(default=4, metadata={"doc": "Threads per gunicorn worker for page loads and polls (gunicorn.conf.py)"})
     data_dir: str = field(default=".run", metadata={"doc": "Where make run keeps the embedded Redis files and logs"})
     feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
+    playlist: str = field(default="", metadata={"doc": "Views a wall rotates through, as view:seconds,... (overview, districts, trends, stories); empty: the profile's [[playlist]]"})
     push: str = field(default="on", metadata={"doc": "on: screens get each new snapshot pushed (server-sent events), polling only as a fallback; off: screens poll"})
 
     def __post_init__(self) -> None:
@@ -63,6 +65,8 @@ class Settings:
             raise ConfigError(f"CIVICWALL_PUSH must be on or off, got {self.push!r}")
         if self.publish_ms > self.snapshot_ms:
             raise ConfigError(f"CIVICWALL_PUBLISH_MS ({self.publish_ms}) must not exceed CIVICWALL_SNAPSHOT_MS ({self.snapshot_ms})")
+        if self.playlist:
+            playlists.parse(self.playlist)          # raises ConfigError naming the bad entry
         if self.feed not in {"simulate", "none"}:
             raise ConfigError(f"CIVICWALL_FEED must be simulate or none, got {self.feed!r}")
         if self.stale_after_s * 1000 < 3 * self.snapshot_ms:

@@ -6,6 +6,8 @@ STATUS = "wall-status"          # last rendered snapshot's built_at, category, f
 REFRESH = "wall-refresh"        # the one server round trip per refresh_ms
 TICK = "wall-tick"              # client-side only: clock and "N s ago" every second
 
+CANVAS = "wall-canvas"          # the 1920x1080 canvas; its class names the view shown
+
 TITLE = "wall-title"
 CLOCK = "wall-clock"
 REPLAY = "wall-replay"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from dashboard import figures
+from dashboard import figures, playlist
 from dashboard.figures import ALL
 from dashboard.geo import MapGeometry
 from dashboard.i18n import duration, locale, strings
@@ -31,21 +31,26 @@ FRESHNESS_KEYS = ("updated_ago", "updated_now", "delayed_since", "stale_since", 
 def wall_layout(profile: Profile, settings: Settings, snapshot: dict[str, Any] | None,
                 geometry: MapGeometry | None = None, now: float | None = None,
                 feed_url: str = "/api/v1/wall") -> html.Div:
-    """The whole page. With a snapshot, every panel already shows current figures on first paint."""
+    """The whole page. With a snapshot, every panel already shows current figures on first paint.
+    It opens on the playlist's view of this moment (a screen pinned with ?view= switches to its own
+    view on its first tick: the page's layout is fetched without the page's query string)."""
     now = time.time() if now is None else now
+    slots = playlist.effective(settings.playlist, profile.playlist)
+    shown = slots[playlist.current(slots, now)[0]].view
     s = strings(profile.language, profile.labels)
     status = make_status(snapshot, ALL, profile.timezone, settings.stale_after_s, now)
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url,
               "stream_url": feed_url + "/stream" if settings.push == "on" else "",
               "refresh_ms": settings.refresh_ms, "graphs": list(ids.GRAPHS), "map": ids.MAP,
               "status": ids.STATUS, "category": ids.MAP_CATEGORY, "all": ALL,
-              "stale_after_s": settings.stale_after_s, "text": {k: s[k] for k in FRESHNESS_KEYS}}
+              "stale_after_s": settings.stale_after_s, "text": {k: s[k] for k in FRESHNESS_KEYS},
+              "playlist": playlist.as_config(slots), "views": list(playlist.VIEWS)}
     return html.Div(id=ids.ROOT, lang=locale(profile.language), children=[
         dcc.Store(id=ids.CONFIG, data=config),
         dcc.Store(id=ids.STATUS, data=status),
         dcc.Interval(id=ids.REFRESH, interval=settings.refresh_ms),
         dcc.Interval(id=ids.TICK, interval=1000),
-        html.Div(className="wall", children=[
+        html.Div(id=ids.CANVAS, className=view_class(shown), children=[
             _header(profile, status, s, now),
             _headlines(headline_texts(snapshot, s), s),
             *_panels(profile, snapshot, geometry, s),
@@ -103,9 +108,9 @@ def _panels(profile: Profile, snapshot: dict[str, Any] | None, geometry: MapGeom
             html.Div([html.H2(s["on_time_rate"]), graph(ids.GAUGE_ON_TIME, figures.on_time_gauge)],
                      className="gauge"),
         ]),
-        _panel("map", s["district_map"], [map_graph], tools=dcc.Dropdown(
+        _panel("map", s["district_map"], [map_graph], tools=html.Div(dcc.Dropdown(
             id=ids.MAP_CATEGORY, options=category_options(profile, snapshot, s), value=ALL,
-            clearable=False, searchable=False, className="category-select")),
+            clearable=False, searchable=False, className="category-select"), className="category-picker")),
         _panel("ranking", s["category_ranking"], [graph(ids.RANKING, figures.category_ranking)]),
         _panel("channels", s["channel_split"], [graph(ids.CHANNELS, figures.channel_split)]),
         _panel("hourly", s["hourly"], [graph(ids.HOURLY, figures.hourly)]),
@@ -120,6 +125,11 @@ def _panel(area: str, title: str | None, body: list, tools=None) -> html.Section
         head.append(tools)
     children = ([html.Div(head, className="panel-head")] if head else []) + [html.Div(body, className="panel-body")]
     return html.Section(children, className=f"panel panel-{area}")
+
+
+def view_class(view: str) -> str:
+    """The canvas's class for a view; assets/wall.css arranges the panels for each."""
+    return f"wall view-{view}"
 
 
 # -- pieces the refresh callback reuses --------------------------------------------------------

@@ -73,7 +73,8 @@ def client(redis_url):
 
 @pytest.fixture
 def settings(redis_url):
-    return Settings(redis_url=redis_url, block_ms=100, claim_idle_ms=1000)
+    # One view for an hour: a screen under test does not rotate unless the test asks it to.
+    return Settings(redis_url=redis_url, block_ms=100, claim_idle_ms=1000, playlist="overview:3600")
 
 
 @pytest.fixture(scope="session")

@@ -257,7 +257,9 @@ SCREENS = {"1366x768": (1366, 768, 1), "1920x1080": (1920, 1080, 1), "2560x1440"
 LAYOUT_CHECK = """
 const vw = window.innerWidth, vh = window.innerHeight, doc = document.documentElement;
 const wall = document.querySelector('.wall').getBoundingClientRect();
-const boxes = [...document.querySelectorAll('.wall .panel, .wall .kpi, .wall-header')];
+// Panels the current view does not show are on the page, invisible (assets/wall.css): not checked.
+const boxes = [...document.querySelectorAll('.wall .panel, .wall .kpi, .wall-header')]
+  .filter(e => getComputedStyle(e).visibility !== 'hidden');
 const outside = boxes.filter(e => { const r = e.getBoundingClientRect();
   return r.left < wall.left - 1 || r.top < wall.top - 1 || r.right > wall.right + 1 || r.bottom > wall.bottom + 1; })
   .map(e => e.className);

@@ -263,3 +263,45 @@ def test_layout_without_a_snapshot_waits(jiaozuo, geometry):
     assert by_id[ids.KPI_RECEIVED].children == "—"
     assert by_id[ids.FRESHNESS].children == "等待首批数据"
     assert by_id[ids.STATUS].data["state"] == "missing"
+
+
+def test_screens_asking_at_once_for_a_new_version_start_one_draw_not_many(feed, monkeypatch):
+    """No pile-up on the server: while one draw of a new version is under way (made slow here),
+    the other refreshes wait for it instead of drawing the same version again."""
+    import threading
+    import time
+
+    import callbacks.wall as wall
+
+    real, drawing, most, draws = wall.panels, [0], [0], []
+    guard = threading.Lock()
+
+    def slow_panels(*args):
+        with guard:
+            drawing[0] += 1
+            most[0] = max(most[0], drawing[0])
+            draws.append(args[3])
+        time.sleep(0.3)                       # a draw slower than many refresh intervals
+        try:
+            return real(*args)
+        finally:
+            with guard:
+                drawing[0] -= 1
+
+    monkeypatch.setattr(wall, "panels", slow_panels)
+    shared = feed(lambda: copy.deepcopy(SNAPSHOT))
+    answers = []
+
+    def screen(category):
+        answers.append((category, shared.answer(category, "", now=BUILT + 2)))
+
+    threads = [threading.Thread(target=screen, args=(ALL if i % 4 else "城市管理",)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(answers) == 16
+    assert sorted(draws) == sorted([ALL, "城市管理"])       # one draw per view, never the same one twice
+    assert most[0] == 1                                    # and never two draws side by side
+    for category in (ALL, "城市管理"):
+        assert len({body for c, (code, body) in answers if c == category}) == 1
