@@ -124,19 +124,31 @@ def main() -> int:
             env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": args.profile, "CIVICWALL_PORT": str(port),
                     "CIVICWALL_PUSH": "on"}
             cli = [sys.executable, "-m", "dashboard.cli"]
-            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
-            procs.append(subprocess.Popen(cli + ["aggregate"], **quiet))
-            procs.append(subprocess.Popen(cli + ["simulate", "--speed", str(args.speed)], **quiet))
-            procs.append(subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config",
-                                           str(ROOT / "gunicorn.conf.py"), "--workers", "2", "app:server"], **quiet))
+            logs = Path(tmp) / "logs"
+            logs.mkdir()
+
+            def start(name: str, argv: list[str]) -> None:
+                with open(logs / f"{name}.log", "wb") as log:
+                    procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT))
+
+            start("aggregate", cli + ["aggregate"])
+            start("simulate", cli + ["simulate", "--speed", str(args.speed)])
+            start("web", [str(Path(sys.executable).parent / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
+                          "--workers", "2", "app:server"])
             base = f"http://127.0.0.1:{port}/"
             wait(lambda: requests.get(base + "healthz", timeout=2).ok and client.exists(keys.snapshot), 120,
                  "the wall and the first snapshot")
             driver = browser()
             driver.execute_cdp_cmd("Performance.enable", {})
             driver.get(base + "?kiosk=1")
-            wait(lambda: driver.execute_script("return document.getElementById('wall-kpi-received')?.textContent")
-                 not in (None, "", "—"), 60, "the page's first figures")
+            try:
+                wait(lambda: driver.execute_script("return document.getElementById('wall-kpi-received')?.textContent")
+                     not in (None, "", "—"), 180, "the page's first figures")
+            except SystemExit:
+                print("page:", driver.execute_script("return document.body.innerText.slice(0, 300)"),
+                      driver.get_log("browser")[:5], file=sys.stderr)
+                print((logs / "web.log").read_text(errors="replace")[-6000:], file=sys.stderr)
+                raise
             driver.execute_script(COUNT)
             events_at_start = client.xlen(keys.stream)
             started = time.monotonic()

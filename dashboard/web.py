@@ -149,7 +149,20 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     # What the ASGI server (dashboard.push) needs to stream the same answers.
     app.civicwall = SimpleNamespace(feed=feed, source=source, keys=source.keys, settings=settings,
                                     security_headers=headers)
+    _register_page_scripts(app)
     return app
+
+
+def _register_page_scripts(app: dash.Dash) -> None:
+    """Dash serves its script bundles (/_dash-component-suites/...) only from a process that has
+    rendered the page once: it registers their paths then, and answers 500 for any other. With
+    several workers a screen may get its page from one worker and its scripts from another that has
+    not rendered it yet, and then stays on "Loading..." for good, typically right after a restart.
+    Rendering the page once here, in every process that builds the app, registers them everywhere."""
+    with app.server.test_client() as c:
+        answer = c.get(app.config.requests_pathname_prefix)
+    if answer.status_code != 200:
+        raise RuntimeError(f"the wall's page could not be rendered at start-up (HTTP {answer.status_code})")
 
 
 def create_server(settings: Settings | None = None):

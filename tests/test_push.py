@@ -32,8 +32,8 @@ pytestmark = pytest.mark.slow
 class Served:
     """create_server(settings) on a uvicorn server in a thread of this process."""
 
-    def __init__(self, settings):
-        self.port = free_port()
+    def __init__(self, settings, port: int | None = None):
+        self.port = port or free_port()
         self.app = create_server(settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on", timeout_graceful_shutdown=2)
@@ -270,6 +270,37 @@ def test_a_screen_with_push_shows_a_new_appeal_without_polling(dash_br, client, 
         dash_br.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(_today(events + [more], noon)))
         assert "is-live" in dash_br.find_element(f"#{ids.FRESHNESS}").get_attribute("class")
         assert dash_br.get_logs() == []
+        dash_br.driver.get("about:blank")
+    finally:
+        served.stop()
+
+
+@pytest.mark.browser
+def test_a_pushed_screen_says_its_server_is_gone_and_recovers_after_a_restart(dash_br, client, settings, jiaozuo):
+    """The web server is stopped and started again on the same port (a deploy, a crash and restart):
+    the open page marks its picture stale, keeps it, and comes back live by itself with new figures."""
+    own = settings.with_(profile="jiaozuo", push="on", refresh_ms=500)
+    noon = _noon(jiaozuo)
+    events = _seed(client, jiaozuo, own, noon, 3)
+    built_at = json.loads(client.get(Keys(jiaozuo.city).snapshot))["built_at"]
+    served = Served(own)
+    try:
+        dash_br.driver.get(served.base + "/?kiosk=1")
+        dash_br.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(_today(events, noon)))
+        until(lambda: served.app.streams == 1, timeout=20)
+        served.stop()
+        since = datetime.fromtimestamp(built_at, jiaozuo.tz).strftime("%H:%M")
+        dash_br.wait_for_text_to_equal(f"#{ids.FRESHNESS}", f"大屏服务无响应，画面停留在 {since}", timeout=30)
+        assert dash_br.find_element(f"#{ids.KPI_RECEIVED}").text == str(_today(events, noon))
+        more = _created("p-restart", noon - timedelta(minutes=2))
+        client.xadd(Keys(jiaozuo.city).stream, more)
+        Aggregator(client, jiaozuo, own).run_until_idle()
+        served = Served(own, port=served.port)
+        # The same page, never reloaded: the new figure, live again, and its push stream reopened.
+        dash_br.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(_today(events + [more], noon)), timeout=60)
+        until(lambda: "is-live" in dash_br.find_element(f"#{ids.FRESHNESS}").get_attribute("class"), timeout=20)
+        until(lambda: served.app.streams == 1, timeout=60)
+        assert all(entry["source"] == "network" for entry in dash_br.get_logs())
         dash_br.driver.get("about:blank")
     finally:
         served.stop()

@@ -46,3 +46,35 @@ def test_an_unreachable_redis_with_a_password_is_reported_without_it():
     assert r.status_code == 503 and r.json["error"] == "store_unavailable"
     assert b"s3cret" not in r.data and b"127.0.0.1" not in r.data
     assert b"s3cret" not in web.get("/").data
+
+
+def test_a_fresh_worker_serves_the_page_scripts_to_a_burst_of_first_requests(client, settings):
+    """A browser asks a worker for a dozen scripts at once. Dash registers the scripts it may serve
+    on a process's first request, and marks that done before it has finished, so a burst of first
+    requests on several threads used to get 500s (and a screen stuck on "Loading..." after a
+    restart). Each script the page names must load, even as one of a burst of first requests."""
+    import re
+    import threading
+
+    from dashboard.web import create_app
+
+    own = settings.with_(profile="jiaozuo", push="off")
+    page = create_app(own).server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert sum("_dash-component-suites" in s for s in scripts) >= 5, scripts
+    for attempt in range(5):
+        server = create_app(own).server                  # another worker, just started
+        start = threading.Barrier(len(scripts))
+        codes = {}
+
+        def fetch(src):
+            c = server.test_client()
+            start.wait()
+            codes[src] = c.get(src).status_code
+
+        threads = [threading.Thread(target=fetch, args=(src,)) for src in scripts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert set(codes.values()) == {200}, (attempt, codes)
