@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench bench-serve bench-ingest bench-rebuild bench-freshness bench-screens clean
+.PHONY: run test test-fast screenshot bench bench-serve bench-ingest bench-rebuild bench-freshness bench-screens bench-soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
-## make screenshot: regenerate docs/screenshot-wall.png (simulated Jiaozuo afternoon, headless Chromium)
+## make screenshot: regenerate the README's pictures, one per language (simulated afternoons in Jiaozuo
+## and New York, headless Chromium): docs/screenshot-wall-zh.png and docs/screenshot-wall-en.png
 screenshot: $(STAMP)
-	$(BIN)/python scripts/screenshot.py --self-contained --at 15:30
+	$(BIN)/python scripts/screenshot.py --self-contained --profile jiaozuo --at 15:30 -o docs/screenshot-wall-zh.png
+	$(BIN)/python scripts/screenshot.py --self-contained --profile nyc --at 15:30 -o docs/screenshot-wall-en.png
 
-## make bench: every benchmark below, one after the other (about 20 minutes; figures and ratios)
+## make bench: every benchmark below but the soak, one after the other (about 20 minutes; figures and ratios)
 bench: bench-serve bench-ingest bench-rebuild bench-freshness bench-screens
 
 ## make bench-serve: one refresh's server time against history size, beside the textbook pandas refresh
@@ -50,6 +52,11 @@ bench-freshness: $(STAMP)
 ## make bench-screens: 500 pushed wall screens against gunicorn while 100 events/s arrive (60 s)
 bench-screens: $(STAMP)
 	$(BIN)/python bench/screens_load.py
+
+## make bench-soak: a wall in headless Chromium for 35 minutes at ten times the simulated event rate;
+## JS heap, DOM nodes and listeners over time, and their growth after the first five minutes
+bench-soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .run

@@ -1,7 +1,10 @@
 """Save a 1920x1080 PNG of the wall with headless Chromium.
 
-    python scripts/screenshot.py [URL] [-o docs/screenshot-wall.png]
-    python scripts/screenshot.py --self-contained [-o ...]
+    python scripts/screenshot.py [URL] [-o docs/screenshot-wall.png] [--view overview]
+    python scripts/screenshot.py --self-contained [--profile nyc] [-o ...]
+
+The picture is of one view of the playlist (``--view``, default overview) in kiosk mode, as a wall
+screen shows it.
 
 By default it only looks at a wall that is already being served (``make run``). With
 ``--self-contained`` it starts its own embedded Redis, writes 30 hours of simulated history for the
@@ -30,7 +33,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 HEADLINE = "#wall-kpi-received"
 
 
-def capture(url: str, output: Path, timeout: float = 30.0) -> Path:
+def capture(url: str, output: Path, timeout: float = 30.0, view: str = "overview") -> Path:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
@@ -43,16 +46,20 @@ def capture(url: str, output: Path, timeout: float = 30.0) -> Path:
     try:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
-        driver.get(url)
+        driver.get(url.rstrip("/") + f"/?view={view}&kiosk=1")
         wait = WebDriverWait(driver, timeout)
+        wait.until(lambda d: d.execute_script(
+            "const c = document.getElementById('wall-canvas'); return !!c && c.className === arguments[0];",
+            f"wall view-{view}"))
         wait.until(lambda d: d.execute_script(
             "const e = document.querySelector(arguments[0]); return !!e && e.textContent.trim().length > 0;",
             HEADLINE))
-        # Every graph has drawn its SVG and the fonts are in: the picture is complete.
+        # Every graph has drawn its SVG, the fonts are in and the view's fade-in is over.
         wait.until(lambda d: d.execute_script(
             "const g = document.querySelectorAll('.graph');"
             "return g.length > 0 && [...g].every(x => x.querySelector('.main-svg'))"
-            " && document.fonts.status === 'loaded';"))
+            " && document.fonts.status === 'loaded'"
+            " && document.getElementById('wall-canvas').getAnimations().every(a => a.playState !== 'running');"))
         output.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(output))
     finally:
@@ -129,15 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="jiaozuo", help="profile for --self-contained (default jiaozuo)")
     parser.add_argument("--at", metavar="HH:MM",
                         help="with --self-contained: pin the wall's clock to the latest past HH:MM in the city")
+    parser.add_argument("--view", default="overview", help="view of the playlist to capture (default overview)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
     args = parser.parse_args(argv)
     output = Path(args.output)
     if args.self_contained:
         at = _afternoon(args.profile, args.at) if args.at else None
         with serve_self_contained(args.profile, at) as url:
-            capture(url, output, args.timeout)
+            capture(url, output, args.timeout, args.view)
     else:
-        capture(args.url, output, args.timeout)
+        capture(args.url, output, args.timeout, args.view)
     print(f"saved {output} ({output.stat().st_size // 1024} KiB)")
     return 0
 
