@@ -15,7 +15,6 @@ Prints p50/p95/max per mode. Run: `make bench-freshness`.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -27,13 +26,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import stop_all  # noqa: E402  (bench/ is this script's own folder)
+from _common import child_env, chromium, stop_all  # noqa: E402  (bench/ is this script's own folder)
 
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
@@ -46,15 +43,6 @@ const target = document.getElementById(arguments[0]);
 new MutationObserver(() => window.__changes.push([target.textContent, Date.now()]))
   .observe(target, {childList: true, characterData: true, subtree: true});
 """
-
-
-def browser() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
-                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")))
 
 
 def wait(condition, timeout: float, what: str):
@@ -79,9 +67,7 @@ def measure(mode: str, rounds: int, rng: random.Random, background: float = 0.0)
         try:
             client = connect(srv.url)
             port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
-            env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": "jiaozuo", "CIVICWALL_REFRESH_MS": str(refresh_ms),
-                    "CIVICWALL_PORT": str(port), "CIVICWALL_PUSH": "on" if push else "off"}
+            env = child_env(srv.url, profile="jiaozuo", refresh_ms=refresh_ms, port=port, push="on" if push else "off")
             procs.append(subprocess.Popen([sys.executable, "-m", "dashboard.cli", "aggregate"], env=env, cwd=ROOT,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             procs.append(subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config",
@@ -95,7 +81,7 @@ def measure(mode: str, rounds: int, rng: random.Random, background: float = 0.0)
                 except requests.RequestException:
                     return False
             wait(up, 60, "the wall and the first snapshot")
-            driver = browser()
+            driver = chromium()
             driver.get(base)
             wait(lambda: driver.execute_script(f"return document.getElementById('{KPI}')?.textContent") not in
                  (None, "", "—"), 60, "the page's first figures")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,14 +27,12 @@ import time
 from pathlib import Path
 
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import stop_all  # noqa: E402  (bench/ is this script's own folder)
+from _common import child_env, chromium, stop_all  # noqa: E402  (bench/ is this script's own folder)
 
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
@@ -51,17 +48,6 @@ new MutationObserver(() => { window.cwSoak.views += 1; })
 """
 METRICS = ("JSHeapUsedSize", "JSHeapTotalSize", "Nodes", "JSEventListeners", "Documents", "Frames")
 TARGET_GROWTH = 0.10
-
-
-def browser() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
-                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                 "--disable-backgrounding-occluded-windows"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")))
 
 
 def wait(condition, timeout: float, what: str):
@@ -120,9 +106,7 @@ def main() -> int:
         try:
             client = connect(srv.url)
             port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICWALL_")}
-            env |= {"REDIS_URL": srv.url, "CIVICWALL_PROFILE": args.profile, "CIVICWALL_PORT": str(port),
-                    "CIVICWALL_PUSH": "on"}
+            env = child_env(srv.url, profile=args.profile, port=port, push="on")
             cli = [sys.executable, "-m", "dashboard.cli"]
             logs = Path(tmp) / "logs"
             logs.mkdir()
@@ -138,7 +122,8 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}/"
             wait(lambda: requests.get(base + "healthz", timeout=2).ok and client.exists(keys.snapshot), 120,
                  "the wall and the first snapshot")
-            driver = browser()
+            driver = chromium("--disable-backgrounding-occluded-windows",
+                              capabilities={"goog:loggingPrefs": {"browser": "ALL"}})
             driver.execute_cdp_cmd("Performance.enable", {})
             driver.get(base + "?kiosk=1")
             try:

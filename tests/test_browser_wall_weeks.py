@@ -289,3 +289,31 @@ def test_chinese_text_is_drawn_with_a_cjk_font(dash_duo, client, settings, jiaoz
     assert sum(f["glyphCount"] for f in fonts if "CJK" in f["familyName"]) >= cjk, fonts
     assert dash_duo.driver.find_element("css selector", f"#{ids.ROOT}").get_attribute("lang") == "zh-CN"
     _quiesce(dash_duo)
+
+
+def test_an_english_profile_has_an_english_wall(dash_duo, client, settings, nyc):
+    from dashboard import clock
+
+    own = settings.with_(profile="nyc", push="off")
+    keys = Keys(nyc.city)
+    noon = datetime.now(nyc.tz).replace(hour=12, minute=0, second=0, microsecond=0)
+    clock.set_replay(client, keys, noon.timestamp(), speed=0)
+    boroughs = ["BROOKLYN", "QUEENS", "BRONX", "BROOKLYN"]
+    for i, borough in enumerate(boroughs):
+        client.xadd(keys.stream, {"v": "1", "event_id": f"n{i}", "type": "created", "request_id": f"n{i}",
+                                  "ts": (noon - timedelta(minutes=10 + i)).isoformat(), "channel": "PHONE",
+                                  "category": "Noise - Residential", "district": borough, "title": f"Loud music {i}"})
+    Aggregator(client, nyc, own).run_until_idle()
+    dash_duo.start_server(create_app(own))
+    _full_hd(dash_duo)
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(len(boroughs)))
+    assert dash_duo.find_element(f"#{ids.TITLE}").text == nyc.title
+    labels = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('.kpi-label, .panel h2')].map(e => e.textContent)")
+    assert labels[:6] == ["Received today", "Open backlog", "Overdue now", "Resolution rate", "On-time rate",
+                          "Satisfaction"]
+    assert "Latest appeals" in labels and "Recently resolved" in labels
+    page_text = dash_duo.driver.execute_script("return document.body.innerText")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in page_text), page_text[:400]
+    assert dash_duo.driver.find_element("css selector", f"#{ids.ROOT}").get_attribute("lang") == "en"
+    _quiesce(dash_duo)
