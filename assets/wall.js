@@ -1,11 +1,19 @@
-/* The wall's browser side: fetching what changed, and the clock.
+/* The wall's browser side: fetching what changed, the clock and the rotation.
  *
- * refresh(): on every tick of the refresh timer, one GET of the wall feed (see callbacks/wall.py),
- *   sending the fingerprints of what this screen already shows; the answer holds only the panels
- *   that differ, applied with dash_clientside.set_props. At most one request is in flight: a tick
- *   that comes while the previous answer is still awaited is skipped, so a slow server never gets
- *   a pile of overlapping requests. An unreachable server or store keeps the picture and marks it
- *   stale; the next answer that arrives brings the screen back by itself.
+ * Timers, not Dash components. Dash's renderer keeps an undo history of every change to a property
+ * that some callback takes as an input, and never trims it: with dcc.Interval timers (and a status
+ * store) as callback inputs, a wall screen added an entry every second or so, and copied the whole
+ * list each time, for as long as it ran (hundreds of megabytes over weeks). So the page runs two
+ * plain timers of its own and writes, with dash_clientside.set_props, only properties that no
+ * callback takes as an input. Two clientside callbacks remain: start() once, when the page's config
+ * arrives, and choose() when someone picks a category on the map (never, on a kiosk screen).
+ *
+ * refresh(): every refresh_ms, one GET of the wall feed (see callbacks/wall.py), sending the
+ *   fingerprints of what this screen already shows; the answer holds only the panels that differ,
+ *   applied with dash_clientside.set_props. At most one request is in flight: a tick that comes
+ *   while the previous answer is still awaited is skipped, so a slow server never gets a pile of
+ *   overlapping requests. An unreachable server or store keeps the picture and marks it stale; the
+ *   next answer that arrives brings the screen back by itself.
  *
  * push: when the page's config names a stream_url, the screen also opens an EventSource on it
  *   (see dashboard/push.py). Each event is an answer of the same kind, sent the moment the
@@ -13,11 +21,11 @@
  *   skipped. A stream that fails or falls silent is closed and reopened with a growing delay, and
  *   polling carries on meanwhile, so push is never the only way the screen stays current.
  *
- * tick(): every second, the clock, the "updated N s ago" text and the view of the playlist. Ages
- *   are measured on the server's clock (checked_at plus the time elapsed here since that status
- *   arrived), so a wall PC with a wrong clock still reports the right age. The view follows the same
- *   clock (see dashboard/playlist.py): screens in one room turn together, and ?view=<name> in the
- *   URL pins a screen to one view.
+ * tick(): every second, and whenever new figures or a failure arrive: the clock, the "updated N s
+ *   ago" text and the view of the playlist. Ages are measured on the server's clock (checked_at plus
+ *   the time elapsed here since that status arrived), so a wall PC with a wrong clock still reports
+ *   the right age. The view follows the same clock (see dashboard/playlist.py): screens in one room
+ *   turn together, and ?view=<name> in the URL pins a screen to one view.
  */
 (function () {
   "use strict";
@@ -57,7 +65,6 @@
   }
 
   var pinned = new URLSearchParams(window.location.search).get("view");
-  var view = { shown: null };
 
   function viewAt(cfg, now) {
     if (pinned && cfg.views.indexOf(pinned) >= 0) { return pinned; }
@@ -71,9 +78,20 @@
     return list[list.length - 1][0];
   }
 
-  function tick(n, status, cfg) {
-    var nu = window.dash_clientside.no_update;
-    if (!cfg || !status) { return [nu, nu, nu, nu, nu]; }
+  var written = {};     // "id.prop" -> the value last written, so an unchanged one is not written again
+
+  function write(id, prop, value) {
+    var key = id + "." + prop, text = typeof value === "string" ? value : JSON.stringify(value);
+    if (written[key] === text) { return; }
+    written[key] = text;
+    var props = {};
+    props[prop] = value;
+    setProps(id, props);
+  }
+
+  function tick() {
+    var cfg = feed.cfg, status = feed.status;
+    if (!cfg || !status) { return; }
     var local = Date.now() / 1000;
     if (status.checked_at !== seen.checked) { seen.checked = status.checked_at; seen.at = local; }
     var now = status.checked_at ? status.checked_at + (local - seen.at) : local;
@@ -99,14 +117,17 @@
         text = age < 2 ? t.updated_now : fill(t.updated_ago, "n", age);
       }
     }
-    var shown = viewAt(cfg, now), canvas = nu;
-    if (shown !== view.shown) { view.shown = shown; canvas = "wall view-" + shown; }
-    return [clock, text, "freshness is-" + state, replay ? {} : { display: "none" }, canvas];
+    write(cfg.clock, "children", clock);
+    write(cfg.freshness, "children", text);
+    write(cfg.freshness, "className", "freshness is-" + state);
+    write(cfg.replay, "style", replay ? {} : { display: "none" });
+    write(cfg.canvas, "className", "wall view-" + viewAt(cfg, now));
   }
 
   // -- refresh -------------------------------------------------------------------------------
 
-  var feed = { inflight: null, started: 0, view: null, seq: 0, applied: 0, status: null, figures: {} };
+  var feed = { cfg: null, category: null, shown: {}, inflight: null, started: 0, view: null, seq: 0, applied: 0,
+               status: null, figures: {} };
 
   function setProps(id, props) {
     window.dash_clientside.set_props(id, props);
@@ -161,13 +182,13 @@
       setProps(id, { figure: figure });
     });
     feed.status = status;
-    setProps(cfg.status, { data: status });
+    tick();
   }
 
   function stale(cfg, cause) {
     if (!feed.status) { return; }
     feed.status = Object.assign({}, feed.status, { state: "stale", cause: cause });
-    setProps(cfg.status, { data: feed.status });
+    tick();
   }
 
   // -- push ----------------------------------------------------------------------------------
@@ -208,7 +229,7 @@
         closeStream();
         setProps(cfg.category, { value: cfg.all });
       } else if (!answer.error) {
-        apply(cfg, answer, category, feed.shown || {});
+        apply(cfg, answer, category, feed.shown);
       }
     };
     source.addEventListener("ping", function () {
@@ -230,13 +251,9 @@
     return !!push.source;
   }
 
-  function refresh(n, category, status, cfg) {
+  function refresh() {
+    var cfg = feed.cfg, category = feed.category, shown = feed.shown;
     if (!cfg) { return; }
-    var shown = {};
-    for (var i = 0; i < cfg.graphs.length; i++) { shown[cfg.graphs[i]] = arguments[4 + i]; }
-    feed.shown = shown;
-    category = category || cfg.all;
-    if (!feed.status) { feed.status = status || {}; }
     if (pushed(cfg, category)) { return; }
     var timeout = Math.max(10000, 3 * cfg.refresh_ms);
     var started = Date.now();
@@ -280,7 +297,27 @@
       });
   }
 
+  // Once per page, when its config arrives (the config store never changes): the figures the page
+  // was rendered with, then the two timers.
+  function start(cfg, status) {
+    if (!cfg || feed.cfg) { return; }
+    for (var i = 0; i < cfg.graphs.length; i++) { feed.shown[cfg.graphs[i]] = arguments[2 + i]; }
+    feed.cfg = cfg;
+    feed.status = status || {};
+    feed.category = feed.category || cfg.all;
+    tick();
+    refresh();
+    setInterval(tick, 1000);
+    setInterval(refresh, cfg.refresh_ms);
+  }
+
+  // Someone picked a category on the map: fetch that view now.
+  function choose(category) {
+    feed.category = category || (feed.cfg ? feed.cfg.all : null);
+    if (feed.cfg) { refresh(); }
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    civicwall: { tick: tick, refresh: refresh }
+    civicwall: { start: start, choose: choose }
   });
 })();

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,6 +97,9 @@ def main() -> int:
     if args.minutes <= args.settle_min:
         p.error("--minutes must be longer than --settle-min")
 
+    # Stopped early (Ctrl-C, or kill when it runs in the background): stop what it started, then exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     profile = load_profile(args.profile)
     keys = Keys(profile.city)
     procs: list[subprocess.Popen] = []

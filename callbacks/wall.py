@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from dash import ClientsideFunction, Input, Output, State
+from dash import ClientsideFunction, Input, State
 from flask import Response, request
 from plotly.utils import PlotlyJSONEncoder
 
@@ -93,16 +93,16 @@ def register(app, source: Source, *, profile: Profile, settings: Settings,
         headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items())
         return Response(data, status=code, mimetype="application/json", headers=headers)
 
+    # The browser side runs on timers of its own (assets/wall.js explains why): one callback starts
+    # them when the page's config arrives, one follows the map's category picker. Neither has an
+    # input that changes by itself, so Dash's undo history does not grow while the wall runs.
     app.clientside_callback(
-        ClientsideFunction(namespace="civicwall", function_name="refresh"),
-        Input(ids.REFRESH, "n_intervals"), Input(ids.MAP_CATEGORY, "value"),
-        State(ids.STATUS, "data"), State(ids.CONFIG, "data"), *(State(g, "figure") for g in ids.GRAPHS),
+        ClientsideFunction(namespace="civicwall", function_name="start"),
+        Input(ids.CONFIG, "data"), State(ids.STATUS, "data"), *(State(g, "figure") for g in ids.GRAPHS),
     )
     app.clientside_callback(
-        ClientsideFunction(namespace="civicwall", function_name="tick"),
-        Output(ids.CLOCK, "children"), Output(ids.FRESHNESS, "children"), Output(ids.FRESHNESS, "className"),
-        Output(ids.REPLAY, "style"), Output(ids.CANVAS, "className"),
-        Input(ids.TICK, "n_intervals"), Input(ids.STATUS, "data"), State(ids.CONFIG, "data"),
+        ClientsideFunction(namespace="civicwall", function_name="choose"),
+        Input(ids.MAP_CATEGORY, "value"),
     )
     return feed
 

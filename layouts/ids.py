@@ -2,9 +2,7 @@
 
 ROOT = "wall-root"
 CONFIG = "wall-config"          # static: time zone, locale, freshness templates, stale threshold
-STATUS = "wall-status"          # last rendered snapshot's built_at, category, freshness state
-REFRESH = "wall-refresh"        # the one server round trip per refresh_ms
-TICK = "wall-tick"              # client-side only: clock and "N s ago" every second
+STATUS = "wall-status"          # the rendered snapshot's built_at, category, freshness state (at page load)
 
 CANVAS = "wall-canvas"          # the 1920x1080 canvas; its class names the view shown
 

@@ -42,14 +42,13 @@ def wall_layout(profile: Profile, settings: Settings, snapshot: dict[str, Any] |
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url,
               "stream_url": feed_url + "/stream" if settings.push == "on" else "",
               "refresh_ms": settings.refresh_ms, "graphs": list(ids.GRAPHS), "map": ids.MAP,
-              "status": ids.STATUS, "category": ids.MAP_CATEGORY, "all": ALL,
+              "category": ids.MAP_CATEGORY, "all": ALL, "clock": ids.CLOCK, "freshness": ids.FRESHNESS,
+              "replay": ids.REPLAY, "canvas": ids.CANVAS,
               "stale_after_s": settings.stale_after_s, "text": {k: s[k] for k in FRESHNESS_KEYS},
               "playlist": playlist.as_config(slots), "views": list(playlist.VIEWS)}
     return html.Div(id=ids.ROOT, lang=locale(profile.language), children=[
         dcc.Store(id=ids.CONFIG, data=config),
-        dcc.Store(id=ids.STATUS, data=status),
-        dcc.Interval(id=ids.REFRESH, interval=settings.refresh_ms),
-        dcc.Interval(id=ids.TICK, interval=1000),
+        dcc.Store(id=ids.STATUS, data=status),      # what the page was rendered with; assets/wall.js takes over
         html.Div(id=ids.CANVAS, className=view_class(shown), children=[
             _header(profile, status, s, now),
             _headlines(headline_texts(snapshot, s), s),

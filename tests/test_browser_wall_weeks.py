@@ -317,3 +317,25 @@ def test_an_english_profile_has_an_english_wall(dash_duo, client, settings, nyc)
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in page_text), page_text[:400]
     assert dash_duo.driver.find_element("css selector", f"#{ids.ROOT}").get_attribute("lang") == "en"
     _quiesce(dash_duo)
+
+
+def test_a_running_wall_adds_nothing_to_dash_undo_history(dash_duo, client, settings, jiaozuo):
+    """Dash's renderer keeps every change of a callback input in an undo history it never trims. A wall
+    that changed such an input every second grew by hundreds of megabytes over weeks; the wall's own
+    timers change no callback input, so the history stays as long as it was after the page loaded."""
+    own, noon, events, app = _start(dash_duo, client, settings, jiaozuo, refresh_ms=250)
+    dash_duo.start_server(app)
+    _full_hd(dash_duo)
+    received = int(_expected(events, noon)[ids.KPI_RECEIVED])
+    dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(received))
+    history = "return window.dash_stores[0].getState().history.past.length"
+    before = dash_duo.driver.execute_script(history)
+    texts: set[str] = set()
+    for i in range(3):
+        client.xadd(Keys(jiaozuo.city).stream, _appeal(f"h{i}", noon - timedelta(minutes=1), f"历史{i}"))
+        Aggregator(client, jiaozuo, own).run_until_idle()
+        dash_duo.wait_for_text_to_equal(f"#{ids.KPI_RECEIVED}", str(received + i + 1))
+    # Several seconds of ticking and refreshing (about 20 refreshes), seen on the page.
+    until(lambda: texts.add(dash_duo.find_element(f"#{ids.FRESHNESS}").text) or len(texts) >= 5, timeout=20)
+    assert dash_duo.driver.execute_script(history) == before
+    _quiesce(dash_duo)
