@@ -14,9 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from dashboard.errors import ConfigError  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 
-_settings = Settings.from_env()
+try:
+    _settings = Settings.from_env()
+except ConfigError as exc:
+    # One clear line instead of gunicorn's traceback of its config file.
+    sys.exit(f"civicwall: {exc}")
 bind = f"{_settings.host}:{_settings.port}"   # CIVICWALL_HOST, CIVICWALL_PORT; --bind overrides it
 # With push on (CIVICWALL_PUSH, the default) app:server is an ASGI application: uvicorn workers hold
 # every screen's event stream on one event loop and run the Flask part in a thread pool of

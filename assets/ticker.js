@@ -21,7 +21,7 @@
 
   var FLASH_MS = 4000;
   var SLIDE_MS = 700;
-  var SEEN_MAX = 2000;      // texts remembered; then only the rows on screen are (bounded over weeks)
+  var SEEN_MAX = 500;       // texts remembered; then only the rows on screen are (bounded over weeks)
   var seen = null;          // texts of the rows shown so far (null until the first rows arrive)
   var seenCount = 0;
   var fresh = {};           // text -> time its flash ends

@@ -49,6 +49,7 @@ new MutationObserver(() => { window.cwSoak.views += 1; })
 """
 METRICS = ("JSHeapUsedSize", "JSHeapTotalSize", "Nodes", "JSEventListeners", "Documents", "Frames")
 TARGET_GROWTH = 0.10
+WINDOW_MIN = 2.0          # minutes of samples whose median is the start, and the end, of the growth
 
 
 def wait(condition, timeout: float, what: str):
@@ -85,6 +86,37 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 0.0 if den == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den * 3600
 
 
+def summarise(samples: list[dict], settle_min: float, console_errors: int, meta: dict) -> tuple[dict, bool]:
+    """Print and return the growth of each counter after ``settle_min``. A single sample moves by a few
+    per cent with the moment the garbage collector ran, so the start and the end are each the median
+    of the samples in a WINDOW_MIN window: just after settling, and at the end of the run."""
+    measured = [s for s in samples if s["minute"] >= settle_min]
+    head = [s for s in measured if s["minute"] < measured[0]["minute"] + WINDOW_MIN]
+    tail = [s for s in measured if s["minute"] > measured[-1]["minute"] - WINDOW_MIN]
+    last = measured[-1]
+    summary: dict = {**meta, "events_written": last["events"], "events_per_s": last["events"] / (last["minute"] * 60),
+                     "updates_received": last["updates"], "views_shown": last["views"],
+                     "console_errors": console_errors, "from_minute": measured[0]["minute"],
+                     "to_minute": last["minute"], "window_min": WINDOW_MIN}
+    print()
+    print(f"events written {last['events']} ({summary['events_per_s']:.2f}/s), headline updates on the page "
+          f"{last['updates']}, views shown {last['views']}, console errors {console_errors}")
+    print(f"growth from minute {measured[0]['minute']:.1f} to {last['minute']:.1f}, medians of {WINDOW_MIN:g}-minute "
+          f"windows (target under {TARGET_GROWTH:.0%}):")
+    ok = console_errors == 0
+    for name, unit, scale in (("JSHeapUsedSize", "MiB", 2**20), ("Nodes", "", 1), ("JSEventListeners", "", 1)):
+        a = statistics.median(s[name] for s in head) / scale
+        b = statistics.median(s[name] for s in tail) / scale
+        growth = (b - a) / a if a else 0.0
+        peak = max(s[name] for s in measured) / scale
+        slope = slope_per_hour([(s["minute"] * 60, s[name] / scale) for s in measured])
+        ok &= growth < TARGET_GROWTH
+        summary[name] = {"first": a, "last": b, "peak": peak, "growth": growth, "slope_per_hour": slope}
+        print(f"  {name:17} {a:10.2f} -> {b:10.2f} {unit:3}  growth {growth:+7.2%}  peak {peak:10.2f}  "
+              f"slope {slope:+.2f}{unit}/h  {'met' if growth < TARGET_GROWTH else 'NOT MET'}")
+    return summary, ok
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=35, help="length of the run (default 35)")
@@ -93,7 +125,12 @@ def main() -> int:
     p.add_argument("--speed", type=float, default=10, help="event rate as a multiple of the simulated day's (default 10)")
     p.add_argument("--profile", default="jiaozuo", help="city profile (default jiaozuo)")
     p.add_argument("--json", type=Path, help="also write every sample and the summary to this file")
+    p.add_argument("--summarise", type=Path, metavar="JSON", help="only summarise a run saved with --json")
     args = p.parse_args()
+    if args.summarise:
+        saved = json.loads(args.summarise.read_text(encoding="utf-8"))
+        meta = {k: saved["summary"][k] for k in ("minutes", "speed", "profile")}
+        return 0 if summarise(saved["samples"], args.settle_min, saved["summary"]["console_errors"], meta)[1] else 1
     if args.minutes <= args.settle_min:
         p.error("--minutes must be longer than --settle-min")
 
@@ -163,29 +200,10 @@ def main() -> int:
                 driver.quit()
             stop_all(procs, srv)
 
-    measured = [s for s in samples if s["minute"] >= args.settle_min]
-    first, last = measured[0], measured[-1]
-    summary: dict = {"minutes": args.minutes, "speed": args.speed, "profile": args.profile,
-                     "events_written": last["events"], "events_per_s": last["events"] / (last["minute"] * 60),
-                     "updates_received": last["updates"], "views_shown": last["views"],
-                     "console_errors": len(errors), "from_minute": first["minute"], "to_minute": last["minute"]}
-    print()
-    print(f"events written {last['events']} ({summary['events_per_s']:.2f}/s), headline updates on the page "
-          f"{last['updates']}, views shown {last['views']}, console errors {len(errors)}")
-    print(f"growth from minute {first['minute']:.1f} to {last['minute']:.1f} (target under {TARGET_GROWTH:.0%}):")
-    ok = True
-    for name, unit, scale in (("JSHeapUsedSize", "MiB", 2**20), ("Nodes", "", 1), ("JSEventListeners", "", 1)):
-        a, b = first[name] / scale, last[name] / scale
-        growth = (b - a) / a if a else 0.0
-        peak = max(s[name] for s in measured) / scale
-        slope = slope_per_hour([(s["minute"] * 60, s[name] / scale) for s in measured])
-        ok &= growth < TARGET_GROWTH
-        summary[name] = {"first": a, "last": b, "peak": peak, "growth": growth, "slope_per_hour": slope}
-        print(f"  {name:17} {a:10.2f} -> {b:10.2f} {unit:3}  growth {growth:+7.2%}  peak {peak:10.2f}  "
-              f"slope {slope:+.2f}{unit}/h  {'met' if growth < TARGET_GROWTH else 'NOT MET'}")
-    if errors:
-        for e in errors[:5]:
-            print("  console:", e.get("message", "")[:200])
+    summary, ok = summarise(samples, args.settle_min, len(errors),
+                            {"minutes": args.minutes, "speed": args.speed, "profile": args.profile})
+    for e in errors[:5]:
+        print("  console:", e.get("message", "")[:200])
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "samples": samples}, indent=1), encoding="utf-8")
         print(f"written {args.json}")

@@ -286,4 +286,5 @@ def _gauge(value: float | None, top: float, steps: list, target: float, band: st
     notes = [annotation(esc(caption), 0.5, 0.0, yanchor="bottom", font={"size": Theme.FONT_SMALL, "color": Theme.MUTED})]
     if value is None:
         notes.append(annotation("—", 0.5, 0.3, font={"size": Theme.FONT_HUGE, "color": Theme.MUTED}))
-    return figure([indicator], Theme.base_layout(margin={"l": 28, "r": 28, "t": 16, "b": 4}, annotations=notes))
+    # Room on every side for the tick labels round the arc ("100" at the right end), whatever the box.
+    return figure([indicator], Theme.base_layout(margin={"l": 40, "r": 40, "t": 26, "b": 4}, annotations=notes))

@@ -40,12 +40,15 @@ DEFAULT = (Slot("overview", 60),)
 
 
 def slot(view: object, dwell_s: object, where: str) -> Slot:
-    """One checked entry; ``where`` names the configuration it came from, for the error."""
+    """One checked entry; ``where`` names the configuration and the entry it came from, for the error.
+    ``dwell_s`` is text (from the setting) or an integer (from a profile)."""
     name = str(view).strip()
     if name not in VIEWS:
         raise ConfigError(f"{where}: unknown view {name!r}; the views are {', '.join(VIEWS)}")
     try:
-        seconds = int(str(dwell_s).strip())
+        if isinstance(dwell_s, bool) or not isinstance(dwell_s, (int, str)):
+            raise ValueError
+        seconds = int(dwell_s.strip()) if isinstance(dwell_s, str) else dwell_s
     except ValueError:
         raise ConfigError(f"{where}: dwell time of {name!r} must be a whole number of seconds, got {dwell_s!r}") from None
     if not MIN_DWELL_S <= seconds <= MAX_DWELL_S:
@@ -71,7 +74,7 @@ def parse(text: str, where: str = "CIVICWALL_PLAYLIST") -> tuple[Slot, ...]:
         view, sep, seconds = part.partition(":")
         if not sep:
             raise ConfigError(f"{where}: write each entry as view:seconds (e.g. overview:60), got {part.strip()!r}")
-        slots.append(slot(view, seconds, where))
+        slots.append(slot(view, seconds, f"{where} entry {len(slots) + 1}"))
     return checked(slots, where)
 
 
@@ -80,10 +83,16 @@ def from_tables(tables: object, where: str) -> tuple[Slot, ...]:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where}: playlist must be a list of tables ([[playlist]] with view and dwell_s)")
     slots = []
-    for t in tables:
+    for n, t in enumerate(tables, 1):
         if "view" not in t or "dwell_s" not in t:
-            raise ConfigError(f"{where}: each [[playlist]] entry needs view and dwell_s, got {sorted(t)}")
-        slots.append(slot(t["view"], t["dwell_s"], where))
+            raise ConfigError(f"{where} entry {n}: each [[playlist]] entry needs view and dwell_s, got {sorted(t)}")
+        extra = sorted(set(t) - {"view", "dwell_s"})
+        if extra:
+            raise ConfigError(f"{where} entry {n}: unknown key(s) {', '.join(extra)}; an entry has view and dwell_s")
+        if isinstance(t["dwell_s"], bool) or not isinstance(t["dwell_s"], int):
+            raise ConfigError(f"{where} entry {n}: dwell time of {t['view']!r} must be a whole number of seconds "
+                              f"(unquoted), got {t['dwell_s']!r}")
+        slots.append(slot(t["view"], t["dwell_s"], f"{where} entry {n}"))
     return checked(slots, where)
 
 

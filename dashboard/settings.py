@@ -110,5 +110,6 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
         if kind == "float":
             return float(raw)
     except ValueError:
-        raise ConfigError(f"{_env_name(name)} must be a number, got {raw!r}") from None
+        what = "a whole number" if kind == "int" else "a number"
+        raise ConfigError(f"{_env_name(name)} must be {what}, got {raw!r}") from None
     return raw

@@ -52,7 +52,7 @@ def test_settings_precedence_argument_over_environment_over_default():
 
 @pytest.mark.parametrize("env, message", [
     ({"CIVICWALL_REFRESH_MS": "10"}, "CIVICWALL_REFRESH_MS must be between 250"),
-    ({"CIVICWALL_PORT": "http"}, "CIVICWALL_PORT must be a number"),
+    ({"CIVICWALL_PORT": "http"}, "CIVICWALL_PORT must be a whole number"),
     ({"CIVICWALL_BLOCK_MS": "9000"}, "must be longer than CIVICWALL_BLOCK_MS"),
     ({"CIVICWALL_STALE_AFTER_S": "2", "CIVICWALL_SNAPSHOT_MS": "5000"}, "at least three snapshot intervals"),
     ({"CIVICWALL_FEED": "replay"}, "CIVICWALL_FEED must be simulate or none"),

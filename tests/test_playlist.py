@@ -44,7 +44,14 @@ def test_the_profile_playlist_is_read_and_checked(tmp_path: Path):
     own.write_text(head + '[[playlist]]\nview = "stories"\ndwell_s = 30\n', encoding="utf-8")
     assert load_profile(str(own)).playlist == (playlist.Slot("stories", 30),)
     own.write_text(head + '[[playlist]]\nview = "stories"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="needs view and dwell_s"):
+    with pytest.raises(ConfigError, match="entry 1: each .* needs view and dwell_s"):
+        load_profile(str(own))
+    own.write_text(head + '[[playlist]]\nview = "stories"\ndwell_s = 30\n'
+                   '[[playlist]]\nview = "trends"\ndwell_s = "20"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="entry 2: dwell time of 'trends' must be a whole number"):
+        load_profile(str(own))
+    own.write_text(head + '[[playlist]]\nview = "stories"\ndwell_s = 30\ncolour = "red"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="entry 1: unknown key\\(s\\) colour"):
         load_profile(str(own))
     own.write_text(head, encoding="utf-8")
     assert load_profile(str(own)).playlist == playlist.DEFAULT
