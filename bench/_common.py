@@ -41,3 +41,47 @@ def chromium(*flags: str, capabilities: dict | None = None):
     for name, value in (capabilities or {}).items():
         options.set_capability(name, value)
     return webdriver.Chrome(options=options, service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")))
+
+
+class Wall:
+    """What a browser benchmark measures against, in ``folder``: an embedded Redis, one
+    `civicwall aggregate`, gunicorn with gunicorn.conf.py (two workers) and, given ``feed`` (its
+    arguments), `civicwall simulate`. ``settings`` become CIVICWALL_ variables. Each process logs to
+    ``folder``/logs/<name>.log. ``stop()`` stops all of it."""
+
+    def __init__(self, folder, feed: list[str] | None = None, **settings):
+        import sys
+        from pathlib import Path
+
+        from dashboard.store import EmbeddedRedis, connect, free_port
+
+        root = Path(__file__).resolve().parents[1]
+        self.server = EmbeddedRedis(Path(folder), persist=False).start()
+        self.client = connect(self.server.url)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}/"
+        self.env = child_env(self.server.url, port=port, **settings)
+        self.logs = Path(folder) / "logs"
+        self.logs.mkdir()
+        self.procs: list[subprocess.Popen] = []
+        cli = [sys.executable, "-m", "dashboard.cli"]
+        runs = [("aggregate", cli + ["aggregate"])]
+        if feed is not None:
+            runs.append(("simulate", cli + ["simulate", *feed]))
+        runs.append(("web", [str(Path(sys.executable).parent / "gunicorn"), "--config", str(root / "gunicorn.conf.py"),
+                             "--workers", "2", "app:server"]))
+        for name, argv in runs:
+            with open(self.logs / f"{name}.log", "wb") as log:
+                self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=root))
+
+    def ready(self, keys) -> bool:
+        """The web server answers and the aggregator has published a snapshot."""
+        import requests
+
+        try:
+            return requests.get(self.base + "healthz", timeout=2).ok and bool(self.client.exists(keys.snapshot))
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        stop_all(self.procs, self.server)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,16 +24,15 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import child_env, chromium, stop_all  # noqa: E402  (bench/ is this script's own folder)
+from _common import Wall, chromium  # noqa: E402  (bench/ is this script's own folder)
 
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
-from dashboard.store import EmbeddedRedis, connect, free_port  # noqa: E402
+from dashboard.store import connect  # noqa: E402
 
 KPI = "wall-kpi-received"
 OBSERVE = """
@@ -60,27 +58,11 @@ def measure(mode: str, rounds: int, rng: random.Random, background: float = 0.0)
     refresh_ms = 2000 if push else int(mode.split("-", 1)[1])
     profile = load_profile("jiaozuo")
     keys = Keys(profile.city)
-    procs = []
     with tempfile.TemporaryDirectory() as tmp:
-        srv = EmbeddedRedis(Path(tmp), persist=False).start()
-        driver = None
+        wall = Wall(tmp, profile="jiaozuo", refresh_ms=refresh_ms, push="on" if push else "off")
+        client, base, driver = wall.client, wall.base, None
         try:
-            client = connect(srv.url)
-            port = free_port()
-            env = child_env(srv.url, profile="jiaozuo", refresh_ms=refresh_ms, port=port, push="on" if push else "off")
-            procs.append(subprocess.Popen([sys.executable, "-m", "dashboard.cli", "aggregate"], env=env, cwd=ROOT,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            procs.append(subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config",
-                                           str(ROOT / "gunicorn.conf.py"), "--workers", "2", "app:server"],
-                                          env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            base = f"http://127.0.0.1:{port}/"
-
-            def up():
-                try:
-                    return requests.get(base + "healthz", timeout=2).ok and client.exists(keys.snapshot)
-                except requests.RequestException:
-                    return False
-            wait(up, 60, "the wall and the first snapshot")
+            wait(lambda: wall.ready(keys), 60, "the wall and the first snapshot")
             driver = chromium()
             driver.get(base)
             wait(lambda: driver.execute_script(f"return document.getElementById('{KPI}')?.textContent") not in
@@ -88,7 +70,7 @@ def measure(mode: str, rounds: int, rng: random.Random, background: float = 0.0)
             driver.execute_script(OBSERVE, KPI)
             stop = threading.Event()
             if background:
-                threading.Thread(target=_background, args=(srv.url, keys, profile, background, stop),
+                threading.Thread(target=_background, args=(wall.server.url, keys, profile, background, stop),
                                  daemon=True).start()
             latencies = []
             for n in range(rounds):
@@ -107,7 +89,7 @@ def measure(mode: str, rounds: int, rng: random.Random, background: float = 0.0)
         finally:
             if driver is not None:
                 driver.quit()
-            stop_all(procs, srv)
+            wall.stop()
 
 
 def _background(url: str, keys: Keys, profile, rate: float, stop: threading.Event) -> None:

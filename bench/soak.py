@@ -21,23 +21,20 @@ import argparse
 import json
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import child_env, chromium, stop_all  # noqa: E402  (bench/ is this script's own folder)
+from _common import Wall, chromium  # noqa: E402  (bench/ is this script's own folder)
 
 from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
-from dashboard.store import EmbeddedRedis, connect, free_port  # noqa: E402
 
 # Counts kept by the page itself: updates of the headline figure and changes of view.
 COUNT = """
@@ -139,30 +136,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     profile = load_profile(args.profile)
     keys = Keys(profile.city)
-    procs: list[subprocess.Popen] = []
     samples: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        srv = EmbeddedRedis(Path(tmp), persist=False).start()
-        driver = None
+        wall = Wall(tmp, feed=["--speed", str(args.speed)], profile=args.profile, push="on")
+        client, base, logs, driver = wall.client, wall.base, wall.logs, None
         try:
-            client = connect(srv.url)
-            port = free_port()
-            env = child_env(srv.url, profile=args.profile, port=port, push="on")
-            cli = [sys.executable, "-m", "dashboard.cli"]
-            logs = Path(tmp) / "logs"
-            logs.mkdir()
-
-            def start(name: str, argv: list[str]) -> None:
-                with open(logs / f"{name}.log", "wb") as log:
-                    procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT))
-
-            start("aggregate", cli + ["aggregate"])
-            start("simulate", cli + ["simulate", "--speed", str(args.speed)])
-            start("web", [str(Path(sys.executable).parent / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-                          "--workers", "2", "app:server"])
-            base = f"http://127.0.0.1:{port}/"
-            wait(lambda: requests.get(base + "healthz", timeout=2).ok and client.exists(keys.snapshot), 120,
-                 "the wall and the first snapshot")
+            wait(lambda: wall.ready(keys), 120, "the wall and the first snapshot")
             driver = chromium("--disable-backgrounding-occluded-windows",
                               capabilities={"goog:loggingPrefs": {"browser": "ALL"}})
             driver.execute_cdp_cmd("Performance.enable", {})
@@ -198,7 +177,7 @@ def main() -> int:
         finally:
             if driver is not None:
                 driver.quit()
-            stop_all(procs, srv)
+            wall.stop()
 
     summary, ok = summarise(samples, args.settle_min, len(errors),
                             {"minutes": args.minutes, "speed": args.speed, "profile": args.profile})

@@ -41,14 +41,12 @@ DEFAULT = (Slot("overview", 60),)
 
 def slot(view: object, dwell_s: object, where: str) -> Slot:
     """One checked entry; ``where`` names the configuration and the entry it came from, for the error.
-    ``dwell_s`` is text (from the setting) or an integer (from a profile)."""
+    ``dwell_s`` is text (from the setting) or an integer (from a profile, checked by from_tables)."""
     name = str(view).strip()
     if name not in VIEWS:
         raise ConfigError(f"{where}: unknown view {name!r}; the views are {', '.join(VIEWS)}")
     try:
-        if isinstance(dwell_s, bool) or not isinstance(dwell_s, (int, str)):
-            raise ValueError
-        seconds = int(dwell_s.strip()) if isinstance(dwell_s, str) else dwell_s
+        seconds = int(str(dwell_s).strip())
     except ValueError:
         raise ConfigError(f"{where}: dwell time of {name!r} must be a whole number of seconds, got {dwell_s!r}") from None
     if not MIN_DWELL_S <= seconds <= MAX_DWELL_S:

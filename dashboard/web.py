@@ -154,11 +154,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 def _register_page_scripts(app: dash.Dash) -> None:
-    """Dash serves its script bundles (/_dash-component-suites/...) only from a process that has
-    rendered the page once: it registers their paths then, and answers 500 for any other. With
-    several workers a screen may get its page from one worker and its scripts from another that has
-    not rendered it yet, and then stays on "Loading..." for good, typically right after a restart.
-    Rendering the page once here, in every process that builds the app, registers them everywhere."""
+    """Dash serves a script bundle (/_dash-component-suites/...) only once it has registered its path,
+    which it does during a process's first request, and it marks that setup done before finishing it.
+    A browser asking a just-started worker for a dozen scripts at once therefore got 500s for some of
+    them and stayed on "Loading..." for good, typically right after a restart. Serving the page once
+    here, before any real request, completes that setup in every process that builds the app."""
     with app.server.test_client() as c:
         answer = c.get(app.config.requests_pathname_prefix)
     if answer.status_code != 200:
