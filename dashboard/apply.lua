@@ -72,6 +72,8 @@ end
 local A = P .. 'd:all'
 local RECENT, RECENT_RES, OPEN, OPEN_DL, TTR_ALL = P .. 'recent', P .. 'recent:res', P .. 'open', P .. 'open:dl',
                                                    P .. 'ttr:all'
+local CREATED, FACTS, CHANGES = P .. 'created', P .. 'facts', P .. 'changes'
+local CHANGES_KEEP = 20000
 
 -- What a request's state contributes to the aggregates, in five independent parts. Each part reads
 -- only the state fields listed with it, so when an event leaves those fields as they were, that
@@ -107,6 +109,7 @@ local function part_created(s, id, sign)
   hinc(D, F_MIN[s.cm], sign)
   hinc(D, F_DC[dist][cat], sign)
   zmember(RECENT, s.ct, id, sign)
+  zmember(CREATED, s.ct, id, sign)
 end
 
 local function part_unit(s, id, sign)
@@ -242,7 +245,16 @@ for _, ev in ipairs(batch.events) do
   list[#list + 1] = ev
 end
 
+-- The few fields the manager view computes with, as a small JSON object per appeal (no texts), so a
+-- web worker can hold the recent months in memory without reading every appeal's whole state.
+local function facts(s)
+  local unit = s.unit or s.cunit
+  return cjson.encode({ct = s.ct, dl = s.dl, cat = s.cat, dist = s.dist, ch = s.ch, u = unit, rt = s.rt,
+                       rs = s.rs, ro = s.ro, sat = s.sat, satt = s.satt})
+end
+
 local orphans_add, orphans_del = {}, {}
+local facts_set, changed_ids = {}, {}
 for _, rid in ipairs(order) do
   local rk = P .. 'r:' .. rid
   local raw = redis.call('GET', rk)
@@ -271,8 +283,11 @@ for _, rid in ipairs(order) do
     -- Events whose creation has not arrived yet are kept, and counted, until it does.
     if new.ct == nil then
       orphans_add[#orphans_add + 1] = rid
-    elseif old.ct == nil then
-      orphans_del[#orphans_del + 1] = rid
+    else
+      if old.ct == nil then orphans_del[#orphans_del + 1] = rid end
+      facts_set[#facts_set + 1] = rid
+      facts_set[#facts_set + 1] = facts(new)
+      changed_ids[#changed_ids + 1] = rid
     end
   end
   if marked then
@@ -329,6 +344,13 @@ for key, members in pairs(Z) do
 end
 chunked('SADD', P .. 'orphans', orphans_add, 1000)
 chunked('SREM', P .. 'orphans', orphans_del, 1000)
+chunked('HSET', FACTS, facts_set, 1000)
+-- The change feed: one entry per batch naming the appeals whose facts it changed, numbered without gaps
+-- (seq), so a reader that finds a gap knows entries were trimmed before it read them and loads afresh.
+if #changed_ids > 0 then
+  local seq = redis.call('HINCRBY', P .. 'meta', 'changes_seq', 1)
+  redis.call('XADD', CHANGES, 'MAXLEN', '~', CHANGES_KEEP, '*', 'seq', seq, 'ids', table.concat(changed_ids, '\n'))
+end
 
 for _, id in ipairs(batch.ack or {}) do acks[#acks + 1] = id end
 

@@ -100,7 +100,7 @@ class Validator:
         self._quarters: dict[int, tuple[str, int]] = {}
         self._minute_starts: dict[str, int] = {}
         self._day_starts: dict[str, int] = {}
-        self._deadline_s: dict[str, int] = {}
+        self._deadline_s: dict[tuple[str, str], int] = {}
         self._channels = {normalise_name(k): k for k in profile.channels}
         for k, label in profile.channels.items():
             self._channels.setdefault(normalise_name(label), k)
@@ -357,12 +357,12 @@ class Validator:
             if out["dl"] > event.ts + MAX_DEADLINE_S:
                 return Rejection("deadline_too_far", "the deadline is more than 400 days after the event")
         elif event.type == "created":
-            cat = out.get("cat", "")
-            default = self._deadline_s.get(cat)
+            rule = (out.get("cat", ""), out.get("unit", ""))
+            default = self._deadline_s.get(rule)
             if default is None:
                 if len(self._deadline_s) > CACHE_MAX:
                     self._deadline_s.clear()
-                default = self._deadline_s[cat] = round(self.profile.deadline_hours(cat) * 3600)
+                default = self._deadline_s[rule] = round(self.profile.deadline_hours(*rule) * 3600)
             out["dl"] = event.ts + default
         if event.type == "assigned" and "unit" not in out:
             return Rejection("missing_field:unit", "an assigned event must name the handling unit")

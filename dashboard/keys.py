@@ -83,6 +83,18 @@ class Keys:
         return self.prefix + "open:dl"
 
     @property
+    def created(self) -> str:
+        return self.prefix + "created"       # sorted set: request id, score = creation time
+
+    @property
+    def facts(self) -> str:
+        return self.prefix + "facts"         # hash: request id -> the manager view's fields, as JSON
+
+    @property
+    def changes(self) -> str:
+        return self.prefix + "changes"       # stream: one entry per batch, the ids whose facts changed
+
+    @property
     def orphans(self) -> str:
         return self.prefix + "orphans"       # set: requests with events but no creation yet
 

