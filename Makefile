@@ -24,11 +24,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
-## make screenshot: regenerate the README's pictures, one per language (simulated afternoons in Jiaozuo
-## and New York, headless Chromium): docs/screenshot-wall-zh.png and docs/screenshot-wall-en.png
+## make screenshot: regenerate the README's pictures (simulated afternoons in Jiaozuo and New York,
+## headless Chromium): docs/screenshot-wall-zh.png, docs/screenshot-wall-en.png, docs/screenshot-manager.png
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --profile jiaozuo --at 15:30 -o docs/screenshot-wall-zh.png
 	$(BIN)/python scripts/screenshot.py --self-contained --profile nyc --at 15:30 -o docs/screenshot-wall-en.png
+	$(BIN)/python scripts/screenshot.py --self-contained --page manager --query league_by=district --profile jiaozuo --at 15:30 -o docs/screenshot-manager.png
 
 ## make bench: every benchmark below but the soak, one after the other (about 20 minutes; figures and ratios)
 bench: bench-serve bench-ingest bench-rebuild bench-freshness bench-screens

@@ -17,15 +17,21 @@ from .store import translated
 
 def now(client: redis.Redis, keys: Keys, real: float | None = None) -> tuple[float, str]:
     """(epoch seconds, "live" | "replay")."""
+    moment, mode, _ = reading(client, keys, real)
+    return moment, mode
+
+
+def reading(client: redis.Redis, keys: Keys, real: float | None = None) -> tuple[float, str, float]:
+    """(epoch seconds, "live" | "replay", seconds the clock moves per real second)."""
     real = time.time() if real is None else real
     with translated("reading the clock"):
         raw = client.hgetall(keys.clock)
     if not raw or raw.get(b"mode") != b"replay":
-        return real, "live"
+        return real, "live", 1.0
     data_ts = float(raw[b"data_ts"])
     wall_ts = float(raw[b"wall_ts"])
     speed = float(raw.get(b"speed", b"0"))
-    return data_ts + max(0.0, real - wall_ts) * speed, "replay"
+    return data_ts + max(0.0, real - wall_ts) * speed, "replay", speed
 
 
 def set_replay(client: redis.Redis, keys: Keys, data_ts: float, speed: float, real: float | None = None) -> None:

@@ -150,7 +150,8 @@ def main(args, settings: Settings) -> int:
         base = f"http://{settings.host}:{settings.port}"
         _wait_http(base + "/healthz", web)
         web.restart = True          # it could start, so a later death is worth a restart
-        print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n"
+              f"  and the manager view on {base}/manager/\n  (Ctrl-C stops everything)\n", flush=True)
         while not stopping:
             if embedded and embedded.process and embedded.process.poll() is not None:
                 print("civicwall: the embedded redis-server died; restarting it", file=sys.stderr, flush=True)

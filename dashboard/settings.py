@@ -33,6 +33,7 @@ class Settings:
     snapshot_ms: int = field(default=1000, metadata={"doc": "The snapshot is rebuilt at least this often, even with no events"})
     publish_ms: int = field(default=100, metadata={"doc": "After new events arrive, the snapshot is republished within this many ms (and no more often)"})
     refresh_ms: int = field(default=2000, metadata={"doc": "How often a wall screen polls when it has no push stream"})
+    manager_refresh_ms: int = field(default=10000, metadata={"doc": "How often the manager page (/manager/) refreshes its figures"})
     stale_after_s: int = field(default=15, metadata={"doc": "A snapshot older than this is shown as delayed"})
     socket_timeout_s: float = field(default=5.0, metadata={"doc": "Redis socket timeout for ordinary commands"})
     host: str = field(default="127.0.0.1", metadata={"doc": "Address the web server binds (make run)"})
@@ -52,6 +53,7 @@ class Settings:
             ("snapshot_ms", 100, 60_000),
             ("publish_ms", 20, 60_000),
             ("refresh_ms", 250, 600_000),
+            ("manager_refresh_ms", 500, 600_000),
             ("stale_after_s", 2, 86_400),
             ("port", 1, 65_535),
             ("workers", 1, 64),

@@ -25,6 +25,7 @@ from layouts.wall import wall_layout
 
 from . import geo, manager_api, snapshot
 from .errors import SnapshotMissing, StoreUnavailable
+from .i18n import strings
 from .keys import Keys
 from .manager import ManagerData
 from .profiles import load_profile
@@ -139,21 +140,50 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     geometry = geo.map_geometry(fc)
     log.info("web.boundaries", city=profile.city, regions=len(fc["features"]), payload_bytes=geo.payload_bytes(fc))
 
-    app = dash.Dash("civicwall", assets_folder=str(ASSETS), title=profile.title, update_title=None,
-                    serve_locally=True)
+    app = dash.Dash("civicwall", assets_folder=str(ASSETS), assets_ignore=MANAGER_ASSETS, title=profile.title,
+                    update_title=None, serve_locally=True)
     feed_url = app.config.requests_pathname_prefix.rstrip("/") + FEED_PATH
     app.layout = lambda: wall_layout(profile, settings, source.try_read(), geometry, feed_url=feed_url)
     feed = register(app, source, profile=profile, settings=settings, geometry=geometry)
     managers = ManagerData(source.client, source.keys, profile)
     manager_api.register(app.server, managers)
+    manager_app = _manager_app(app, profile, settings, managers)
     _routes(app.server, source, profile.city)
-    headers = security_headers(content_security_policy(app.csp_hashes()))
+    headers = security_headers(content_security_policy(app.csp_hashes() + manager_app.csp_hashes()))
     _security_headers(app.server, headers)
     # What the ASGI server (dashboard.push) needs to stream the same answers.
     app.civicwall = SimpleNamespace(feed=feed, source=source, keys=source.keys, settings=settings,
                                     security_headers=headers, managers=managers)
     _register_page_scripts(app)
+    _register_page_scripts(manager_app)
     return app
+
+
+# Each page loads only its own scripts and styles from assets/.
+MANAGER_ASSETS = r"^manager\."
+WALL_ASSETS = r"^(canvas|ticker|wall)\."
+
+
+def _manager_app(wall: dash.Dash, profile, settings: Settings, managers: ManagerData) -> dash.Dash:
+    """The manager page at /manager/: a second Dash app on the wall's Flask server, so it shares the
+    server's routes, headers and workers but none of the wall's scripts."""
+    from callbacks.manager import FEED_SUFFIX, register as register_manager
+    from layouts.manager import manager_layout
+
+    app = dash.Dash("civicwall-manager", server=wall.server, url_base_pathname=MANAGER_PATH,
+                    assets_folder=str(ASSETS), assets_ignore=WALL_ASSETS, serve_locally=True,
+                    title=f"{profile.title} · {strings(profile.language, profile.labels)['m_title']}",
+                    update_title=None)
+    prefix = app.config.requests_pathname_prefix
+    layout = manager_layout(profile, feed_url=prefix + FEED_SUFFIX, api_url=manager_api.PREFIX,
+                            refresh_ms=settings.manager_refresh_ms,
+                            wall_url=wall.config.requests_pathname_prefix)
+    app.layout = layout
+    register_manager(app, managers, profile)
+    return app
+
+
+MANAGER_PATH = "/manager/"
 
 
 def _register_page_scripts(app: dash.Dash) -> None:

@@ -1,10 +1,12 @@
-"""Save a 1920x1080 PNG of the wall with headless Chromium.
+"""Save a PNG of the wall (1920x1080) or of the manager page with headless Chromium.
 
     python scripts/screenshot.py [URL] [-o docs/screenshot-wall.png] [--view overview]
     python scripts/screenshot.py --self-contained [--profile nyc] [-o ...]
+    python scripts/screenshot.py --page manager [--self-contained ...] [-o docs/screenshot-manager.png]
 
-The picture is of one view of the playlist (``--view``, default overview) in kiosk mode, as a wall
-screen shows it.
+The wall's picture is of one view of the playlist (``--view``, default overview) in kiosk mode, as a
+wall screen shows it. The manager page's picture is the whole page, 1600 pixels wide, as a desk
+screen scrolls through it.
 
 By default it only looks at a wall that is already being served (``make run``). With
 ``--self-contained`` it starts its own embedded Redis, writes 30 hours of simulated history for the
@@ -60,6 +62,42 @@ def capture(url: str, output: Path, timeout: float = 30.0, view: str = "overview
             "return g.length > 0 && [...g].every(x => x.querySelector('.main-svg'))"
             " && document.fonts.status === 'loaded'"
             " && document.getElementById('wall-canvas').getAnimations().every(a => a.playState !== 'running');"))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(output))
+    finally:
+        driver.quit()
+    return output
+
+
+MANAGER_READY = (
+    "const v = document.querySelector('#m-kpis [data-kpi=received] .m-kpi-value');"
+    "const rows = document.querySelectorAll('#m-league-body tr');"
+    "const svg = document.querySelector('#m-times-chart .main-svg');"
+    "return !!v && v.textContent.length > 0 && rows.length > 0 && !!svg && document.fonts.status === 'loaded'"
+    " && [...document.querySelectorAll('#m-dl-body .m-countdown')].every(c => c.getAttribute('data-left'));")
+
+
+def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "") -> Path:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        driver.get(url.rstrip("/") + "/manager/" + (f"?{query}" if query else ""))
+        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
+        # The whole page in one picture: the viewport as tall as the page, then wait for the graph to
+        # settle at its new size.
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
         output.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(output))
     finally:
@@ -130,22 +168,31 @@ def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8050/", help="wall to capture")
-    parser.add_argument("-o", "--output", default=str(ROOT / "docs" / "screenshot-wall.png"), help="PNG path")
+    parser.add_argument("-o", "--output", help="PNG path (default docs/screenshot-<page>.png)")
     parser.add_argument("--self-contained", action="store_true",
                         help="start an embedded Redis and the app here instead of using a running wall")
     parser.add_argument("--profile", default="jiaozuo", help="profile for --self-contained (default jiaozuo)")
     parser.add_argument("--at", metavar="HH:MM",
                         help="with --self-contained: pin the wall's clock to the latest past HH:MM in the city")
-    parser.add_argument("--view", default="overview", help="view of the playlist to capture (default overview)")
+    parser.add_argument("--page", choices=("wall", "manager"), default="wall", help="page to capture (default wall)")
+    parser.add_argument("--query", default="", help="the manager page's address parameters, e.g. league_by=district")
+    parser.add_argument("--view", default="overview", help="view of the wall's playlist to capture (default overview)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
     args = parser.parse_args(argv)
-    output = Path(args.output)
+    output = Path(args.output or ROOT / "docs" / f"screenshot-{args.page}.png")
+
+    def take(url: str) -> None:
+        if args.page == "manager":
+            capture_manager(url, output, args.timeout, query=args.query)
+        else:
+            capture(url, output, args.timeout, args.view)
+
     if args.self_contained:
         at = _afternoon(args.profile, args.at) if args.at else None
         with serve_self_contained(args.profile, at) as url:
-            capture(url, output, args.timeout, args.view)
+            take(url)
     else:
-        capture(args.url, output, args.timeout, args.view)
+        take(args.url)
     print(f"saved {output} ({output.stat().st_size // 1024} KiB)")
     return 0
 

@@ -1,0 +1,270 @@
+/* The manager page's browser side (callbacks/manager.py describes the feed it reads).
+ *
+ * The page's state (period, filters, deadline states and order, groupings, ranking) lives in the URL's
+ * query string: start() reads it once and sets the controls to it; changed() runs when a person
+ * changes a control or clicks a column to sort by, writes the new state into the URL (replaceState,
+ * so the address can be bookmarked or shared at any moment) and fetches the feed. A timer refreshes
+ * every refresh_ms; at most one request is in flight, and an answer older than one already applied is
+ * dropped. Panels are written with dash_clientside.set_props into properties that no callback takes
+ * as input, so Dash's undo history does not grow with the clock.
+ *
+ * tick(), every second: the clock, "updated N s ago" / "stale since", and the countdown of every
+ * deadline in the list (the time is the server's: its clock at the last answer plus the time passed
+ * here, times the replay clock's rate).
+ */
+(function () {
+  "use strict";
+
+  var DEFAULTS = { period: "today", state: ["overdue", "due_soon"], sort: "deadline", order: "asc",
+                   times_by: "category", league_by: "unit", rank_by: "on_time_rate" };
+  var LISTS = ["district", "category", "channel", "unit"];
+  var SORTS = ["deadline", "age", "category", "district", "unit"];
+  var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0, failedAt: null };
+
+  function copy(o) { return JSON.parse(JSON.stringify(o)); }
+
+  function readUrl() {
+    var q = new URLSearchParams(window.location.search), state = copy(DEFAULTS);
+    ["period", "sort", "order", "times_by", "league_by", "rank_by"].forEach(function (k) {
+      if (q.get(k)) { state[k] = q.get(k); }
+    });
+    LISTS.forEach(function (k) { state[k] = q.getAll(k); });
+    if (q.has("state")) {
+      state.state = [];
+      q.getAll("state").forEach(function (v) {
+        v.split(",").forEach(function (s) { if (s && state.state.indexOf(s) < 0) { state.state.push(s); } });
+      });
+    }
+    return state;
+  }
+
+  function query(state) {
+    var q = new URLSearchParams();
+    ["period", "sort", "order", "times_by", "league_by", "rank_by"].forEach(function (k) {
+      if (state[k] !== DEFAULTS[k]) { q.append(k, state[k]); }
+    });
+    LISTS.forEach(function (k) { (state[k] || []).forEach(function (v) { q.append(k, v); }); });
+    if (state.state.join(",") !== DEFAULTS.state.join(",")) {
+      if (state.state.length) { state.state.forEach(function (s) { q.append("state", s); }); }
+      else { q.append("state", ""); }
+    }
+    return q.toString();
+  }
+
+  function writeUrl(state) {
+    var text = query(state);
+    var url = window.location.pathname + (text ? "?" + text : "");
+    if (url !== window.location.pathname + window.location.search) {
+      window.history.replaceState(null, "", url);
+    }
+  }
+
+  function setProps(id, props) { window.dash_clientside.set_props(id, props); }
+
+  // -- the clock and the countdowns -------------------------------------------------------------
+
+  var formatters = {};
+  function clockText(seconds, tz) {
+    if (!formatters[tz]) {
+      formatters[tz] = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+    }
+    var p = {};
+    formatters[tz].formatToParts(new Date(seconds * 1000)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
+
+  function fill(template, values) {
+    var out = String(template);
+    Object.keys(values).forEach(function (k) { out = out.split("{" + k + "}").join(String(values[k])); });
+    return out;
+  }
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+
+  // Time left as h:mm:ss (days first when more than one), an overrun as "over by ..." in the
+  // page's words.
+  function left(seconds, t) {
+    var over = seconds < 0, s = Math.floor(Math.abs(seconds));
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    var text = (d ? d + "d " : "") + (d ? two(h) : h) + ":" + two(m) + ":" + two(s % 60);
+    return over ? fill(t.m_overrun, { d: text }) : text;
+  }
+
+  function serverNow() {
+    var st = page.status;
+    if (!st) { return null; }
+    return st.as_of_ts + (Date.now() / 1000 - page.arrived) * (st.rate || 0);
+  }
+
+  function tick() {
+    var cfg = page.cfg;
+    if (!cfg) { return; }
+    var t = cfg.text, now = serverNow(), text, cls;
+    if (page.failedAt !== null) {
+      var since = page.status ? clockText(page.status.checked_at, cfg.tz).slice(11, 16) : null;
+      var server = page.failedCause === "server";
+      text = since ? fill(server ? t.server_stale_since : t.stale_since, { t: since })
+                   : (server ? t.server_unreachable : t.unreachable);
+      cls = "freshness is-stale";
+    } else if (!page.status) {
+      text = t.waiting;
+      cls = "freshness is-missing";
+    } else {
+      var age = Math.max(0, Math.floor(Date.now() / 1000 - page.arrived));
+      text = age < 2 ? t.updated_now : fill(t.updated_ago, { n: age });
+      cls = "freshness is-live";
+    }
+    var fresh = document.getElementById(cfg.ids.freshness);
+    if (fresh && fresh.textContent !== text) { setProps(cfg.ids.freshness, { children: text, className: cls }); }
+    if (now !== null) {
+      // During a replay the clock is the replayed data's, and says so.
+      var clock = document.getElementById(cfg.ids.clock), shown = clockText(now, cfg.tz);
+      if (page.status.mode === "replay") { shown = t.replay + " " + shown; }
+      if (clock && clock.textContent !== shown) { setProps(cfg.ids.clock, { children: shown }); }
+      var cells = document.querySelectorAll(".m-countdown[data-deadline]");
+      for (var i = 0; i < cells.length; i++) {
+        var rest = Number(cells[i].getAttribute("data-deadline")) - now;
+        cells[i].setAttribute("data-left", left(rest, t));
+        cells[i].classList.toggle("is-over", rest < 0);
+      }
+    }
+  }
+
+  // -- fetching ---------------------------------------------------------------------------------
+
+  // The column the list is sorted by shows it, and which way.
+  function markSort(state) {
+    SORTS.forEach(function (k) {
+      var cls = "m-sort" + (state.sort === k ? " is-" + state.order : "");
+      var el = document.getElementById("m-sort-" + k);
+      if (el && el.className !== cls) { setProps("m-sort-" + k, { className: cls }); }
+    });
+  }
+
+  function apply(answer) {
+    Object.keys(answer.panels).forEach(function (name) {
+      var dot = name.lastIndexOf("."), props = {};
+      props[name.slice(dot + 1)] = answer.panels[name];
+      setProps(name.slice(0, dot), props);
+    });
+    page.status = answer.status;
+    page.arrived = Date.now() / 1000;
+    page.failedAt = null;
+    showError(null);
+    markSort(page.state);
+    // The rows are drawn by React after set_props; write their countdowns as soon as they are there.
+    window.setTimeout(tick, 30);
+    window.requestAnimationFrame(tick);
+  }
+
+  function showError(message) {
+    var cfg = page.cfg;
+    if (message === null) {
+      if (page.errorShown) { setProps(cfg.ids.error, { children: "", style: { display: "none" } }); page.errorShown = false; }
+      return;
+    }
+    page.errorShown = true;
+    setProps(cfg.ids.error, { children: message, style: {} });
+  }
+
+  function refresh() {
+    var cfg = page.cfg;
+    if (!cfg || !page.state) { return; }
+    if (page.inflight) { return; }          // one request at a time; the next tick tries again
+    var seq = ++page.seq, text = query(page.state);
+    var xhr = new XMLHttpRequest();
+    page.inflight = xhr;
+    xhr.open("GET", cfg.feed_url + (text ? "?" + text : ""));
+    xhr.timeout = Math.max(10000, cfg.refresh_ms * 2);
+    xhr.onload = function () {
+      page.inflight = null;
+      if (seq < page.applied) { return; }
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if (xhr.status === 400 && answer) {
+        page.applied = seq;
+        showError(fill(cfg.text.m_error, { message: answer.message }));
+        return;
+      }
+      if (xhr.status !== 200 || !answer) { failed("server"); return; }
+      page.applied = seq;
+      if (answer.error === "store_unavailable") { failed("store"); return; }
+      apply(answer);
+    };
+    xhr.onerror = xhr.ontimeout = function () { page.inflight = null; failed("server"); };
+    xhr.send();
+  }
+
+  function failed(cause) {
+    if (page.failedAt === null) { page.failedAt = Date.now(); }
+    page.failedCause = cause;
+    tick();
+  }
+
+  // A change of the state while a request is on its way: let that answer be dropped, ask anew.
+  function restart() {
+    if (page.inflight) { page.inflight.abort(); page.inflight = null; }
+    page.applied = page.seq + 1;
+    refresh();
+  }
+
+  // -- what Dash calls --------------------------------------------------------------------------
+
+  function controls(state) {
+    return [state.period, state.district, state.category, state.channel, state.unit, state.state,
+            state.times_by, state.league_by, state.rank_by];
+  }
+
+  function start(cfg) {
+    if (!cfg || page.cfg) { return; }
+    page.cfg = cfg;
+    page.state = readUrl();
+    var ids = ["m-period", "m-district", "m-category", "m-channel", "m-unit", "m-states", "m-times-by",
+               "m-league-by", "m-rank-by"];
+    var values = controls(page.state);
+    for (var i = 0; i < ids.length; i++) {
+      var v = {};
+      v.value = values[i];
+      // A filter value from the URL that is not among the options yet still shows as chosen.
+      if (i >= 1 && i <= 4 && values[i].length) {
+        v.options = values[i].map(function (x) { return { label: x, value: x }; });
+      }
+      setProps(ids[i], v);
+    }
+    tick();
+    refresh();
+    window.setInterval(tick, 1000);
+    window.setInterval(refresh, cfg.refresh_ms);
+  }
+
+  function changed(period, district, category, channel, unit, states, timesBy, leagueBy, rankBy) {
+    if (!page.cfg) { return; }
+    var ctx = window.dash_clientside.callback_context, next = copy(page.state);
+    next.period = period || DEFAULTS.period;
+    next.district = district || [];
+    next.category = category || [];
+    next.channel = channel || [];
+    next.unit = unit || [];
+    next.state = states || [];
+    next.times_by = timesBy || DEFAULTS.times_by;
+    next.league_by = leagueBy || DEFAULTS.league_by;
+    next.rank_by = rankBy || DEFAULTS.rank_by;
+    (ctx.triggered || []).forEach(function (t) {
+      var m = /^m-sort-(\w+)\.n_clicks$/.exec(t.prop_id);
+      if (m && SORTS.indexOf(m[1]) >= 0 && t.value) {
+        // The same column again turns the order round; a new column starts ascending.
+        next.order = next.sort === m[1] && next.order === "asc" ? "desc" : "asc";
+        next.sort = m[1];
+      }
+    });
+    if (JSON.stringify(next) === JSON.stringify(page.state)) { return; }
+    page.state = next;
+    writeUrl(next);
+    restart();
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    civicwall_manager: { start: start, changed: changed }
+  });
+})();

@@ -1,0 +1,347 @@
+"""The manager page (``/manager/``): filters on top, then the headline figures of the period, the
+overdue and due-soon appeals, response times by group and the league table.
+
+The page's frame is static. Its panels are filled by assets/manager.js from ``/manager/feed`` (see
+callbacks/manager.py), whose answer is built by the functions below, so the first paint and every
+refresh come from the same code. Citizen text only ever appears as plain string children of html
+components, which React renders as text nodes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard import manager
+from dashboard.i18n import duration, locale, strings
+from dashboard.profiles import Profile
+
+from . import manager_ids as mid
+
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+FONT = {"family": "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, Segoe UI, Roboto, sans-serif", "color": "#cbd5e1",
+        "size": 13}
+SORTS = ("deadline", "age", "category", "district", "unit")
+STATE_KEYS = {"overdue": "m_overdue", "due_soon": "m_due_soon", "on_track": "m_on_track"}
+RANK_KEYS = {"on_time_rate": "m_col_on_time", "resolution_rate": "m_col_resolution",
+             "satisfaction_rate": "m_col_satisfaction", "median_first_response_s": "m_col_frt",
+             "median_resolution_s": "m_col_ttr"}
+BY_KEYS = {"category": "m_category", "district": "m_district", "unit": "m_unit", "channel": "m_channel"}
+FRESHNESS_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "server_stale_since",
+                  "server_unreachable", "waiting", "replay", "m_overrun", "m_error")
+
+
+def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms: int, wall_url: str = "/") -> html.Div:
+    s = strings(profile.language, profile.labels)
+    config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url, "api_url": api_url,
+              "refresh_ms": refresh_ms, "text": {k: s[k] for k in FRESHNESS_KEYS},
+              "ids": {"freshness": mid.FRESHNESS, "clock": mid.CLOCK, "error": mid.ERROR}}
+
+    def radio(id_: str, choices: dict[str, str], value: str) -> dcc.RadioItems:
+        return dcc.RadioItems(id=id_, options=[{"label": s[k], "value": v} for v, k in choices.items()],
+                              value=value, inline=True, className="m-radio")
+
+    def picker(id_: str, label_key: str) -> html.Label:
+        return html.Label(className="m-filter", children=[
+            html.Span(s[label_key], className="m-filter-label"),
+            dcc.Dropdown(id=id_, options=[], value=[], multi=True, placeholder=s["m_any"], className="m-dropdown"),
+        ])
+
+    return html.Div(id=mid.ROOT, lang=locale(profile.language), className="manager", children=[
+        dcc.Store(id=mid.CONFIG, data=config),
+        html.Header(className="m-header", children=[
+            html.H1([profile.title, html.Span(" · " + s["m_title"], className="m-subtitle")]),
+            html.Div(className="m-status", children=[
+                html.Span(id=mid.CLOCK, className="m-clock"),
+                html.Span(s["waiting"], id=mid.FRESHNESS, className="freshness is-missing"),
+                html.A(s["m_to_wall"], href=wall_url, className="m-link"),
+            ]),
+        ]),
+        html.Section(className="m-filters", children=[
+            html.Div(className="m-filter", children=[
+                html.Span(s["m_period"], className="m-filter-label"),
+                radio(mid.PERIOD, {"today": "m_period_today", "7d": "m_period_7d", "30d": "m_period_30d"}, "today"),
+            ]),
+            picker(mid.DISTRICT, "m_district"),
+            picker(mid.CATEGORY, "m_category"),
+            picker(mid.CHANNEL, "m_channel"),
+            picker(mid.UNIT, "m_unit"),
+            html.A(s["m_reset"], id=mid.RESET, href="?", className="m-link m-reset"),
+        ]),
+        html.Div(id=mid.ERROR, className="m-error", style={"display": "none"}),
+        html.Section(id=mid.KPIS, className="m-kpis"),
+        html.Section(className="m-panel m-deadlines", children=[
+            html.Div(className="m-panel-head", children=[
+                html.H2(s["m_deadlines"]),
+                dcc.Checklist(id=mid.STATES, options=[{"label": s[k], "value": v} for v, k in STATE_KEYS.items()],
+                              value=["overdue", "due_soon"], inline=True, className="m-radio"),
+                html.Span(id=mid.DL_COUNT, className="m-note"),
+                html.A(s["m_csv"], id=mid.DL_CSV, href="#", className="m-link m-csv"),
+            ]),
+            html.Div(className="m-table-wrap m-dl-wrap", children=[html.Table(className="m-table", children=[
+                html.Thead(html.Tr([
+                    html.Th(s["m_col_id"]),
+                    html.Th(s["m_col_state"]),
+                    html.Th(html.Button(s["m_col_left"], id=mid.sort_id("deadline"), className="m-sort", n_clicks=0)),
+                    html.Th(html.Button(s["m_col_age"], id=mid.sort_id("age"), className="m-sort", n_clicks=0)),
+                    html.Th(html.Button(s["m_category"], id=mid.sort_id("category"), className="m-sort", n_clicks=0)),
+                    html.Th(html.Button(s["m_district"], id=mid.sort_id("district"), className="m-sort", n_clicks=0)),
+                    html.Th(html.Button(s["m_unit"], id=mid.sort_id("unit"), className="m-sort", n_clicks=0)),
+                    html.Th(s["m_col_title"]),
+                ])),
+                html.Tbody(id=mid.DL_BODY),
+            ])]),
+        ]),
+        html.Section(className="m-panel m-times", children=[
+            html.Div(className="m-panel-head", children=[
+                html.H2(s["m_times"]),
+                html.Span(s["m_by"], className="m-filter-label"),
+                radio(mid.TIMES_BY, BY_KEYS, "category"),
+                html.Span(s["m_marks"], className="m-note"),
+                html.A(s["m_csv"], id=mid.TIMES_CSV, href="#", className="m-link m-csv"),
+            ]),
+            dcc.Graph(id=mid.TIMES_CHART, config=GRAPH_CONFIG, className="m-graph", style={"height": "60px"},
+                      figure={"data": [], "layout": {"height": 60, "paper_bgcolor": "rgba(0,0,0,0)",
+                                                     "plot_bgcolor": "rgba(0,0,0,0)",
+                                                     "xaxis": {"visible": False}, "yaxis": {"visible": False}}}),
+            html.Div(className="m-table-wrap", children=[html.Table(className="m-table", children=[
+                html.Thead([
+                    html.Tr([html.Th(s["m_col_group"], rowSpan=2), html.Th(s["m_first_response"], colSpan=4),
+                             html.Th(s["m_resolution_time"], colSpan=4)]),
+                    html.Tr([html.Th(s[k]) for k in ("m_col_count", "m_col_median", "m_col_p90", "m_col_before")] * 2),
+                ]),
+                html.Tbody(id=mid.TIMES_BODY),
+            ])]),
+        ]),
+        html.Section(className="m-panel m-league", children=[
+            html.Div(className="m-panel-head", children=[
+                html.H2(s["m_league"]),
+                radio(mid.LEAGUE_BY, {"unit": "m_unit", "district": "m_district", "category": "m_category"}, "unit"),
+                html.Span(s["m_rank_by"], className="m-filter-label"),
+                dcc.Dropdown(id=mid.RANK_BY, options=[{"label": s[k], "value": v} for v, k in RANK_KEYS.items()],
+                             value="on_time_rate", clearable=False, searchable=False, className="m-dropdown m-rank-by"),
+                html.A(s["m_csv"], id=mid.LEAGUE_CSV, href="#", className="m-link m-csv"),
+            ]),
+            html.P(id=mid.LEAGUE_RULE, className="m-note m-rule"),
+            html.Div(className="m-table-wrap m-league-wrap", children=[html.Table(className="m-table", children=[
+                html.Thead(html.Tr([html.Th(s[k]) for k in ("m_rank", "m_col_group", "m_col_received", "m_col_resolution",
+                                                           "m_col_on_time", "m_col_satisfaction", "m_col_frt",
+                                                           "m_col_ttr")])),
+                html.Tbody(id=mid.LEAGUE_BODY),
+            ])]),
+        ]),
+    ])
+
+
+# -- panel builders (the feed sends what these return) -----------------------------------------------
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def rate_text(r: dict[str, Any]) -> str:
+    """"81.0% (405/500)", or "—" without a denominator."""
+    if not r["den"]:
+        return "—"
+    return f"{percent(r['value'])} ({r['num']}/{r['den']})"
+
+
+def interval_text(r: dict[str, Any]) -> str:
+    if not r["den"]:
+        return ""
+    return f"[{r['low'] * 100:.0f}–{r['high'] * 100:.0f}%]"
+
+
+def _change(now: float | None, before: float | None, s: dict[str, str]) -> str:
+    if now is None or before is None:
+        return s["m_before"].format(v="—" if before is None else duration(before, s))
+    delta = now - before
+    return s["m_change"].format(sign="+" if delta >= 0 else "−", v=duration(abs(delta), s))
+
+
+def kpi_cards(summary: dict[str, Any], profile: Profile) -> list[html.Div]:
+    s = strings(profile.language, profile.labels)
+    cur, prev = summary["current"], summary["previous"]
+    period = summary["filters"]["period"]
+
+    def card(label: str, value: str, sub: str, cls: str = "", key: str = "") -> html.Div:
+        return html.Div(className=f"m-kpi {cls}".strip(), **({"data-kpi": key} if key else {}), children=[
+            html.Div(label, className="m-kpi-label"),
+            html.Div(value, className="m-kpi-value"),
+            html.Div(sub, className="m-kpi-sub"),
+        ])
+
+    received_delta = cur["received"] - prev["received"]
+    rr, ot, sat = cur["resolution_rate"], cur["on_time_rate"], cur["satisfaction_rate"]
+    return [
+        card(s["m_received"], str(cur["received"]),
+             f"{s['m_compare_' + period]}: {prev['received']} ({'+' if received_delta >= 0 else '−'}{abs(received_delta)})",
+             "m-kpi-primary", "received"),
+        card(s["m_col_resolution"], percent(rr["value"]),
+             s["m_resolved_of"].format(num=rr["num"], den=rr["den"]) + " " + interval_text(rr), key="resolution_rate"),
+        card(s["m_col_on_time"], percent(ot["value"]),
+             f"{ot['num']}/{ot['den']} {interval_text(ot)} · {s['m_before'].format(v=percent(prev['on_time_rate']['value']))}",
+             key="on_time_rate"),
+        card(s["m_col_satisfaction"], percent(sat["value"]), f"{sat['num']}/{sat['den']} {interval_text(sat)}",
+             key="satisfaction_rate"),
+        card(s["m_first_response"], duration(cur["first_response"]["median_s"], s),
+             _change(cur["first_response"]["median_s"], prev["first_response"]["median_s"], s), key="first_response"),
+        card(s["m_resolution_time"], duration(cur["resolution"]["median_s"], s),
+             _change(cur["resolution"]["median_s"], prev["resolution"]["median_s"], s), key="resolution"),
+        card(s["m_open"], str(summary["open"]), s["m_due_soon_rule"].format(h=f"{profile.manager.due_soon_hours:g}"),
+             key="open"),
+        card(s["m_overdue"], str(summary["deadlines"]["overdue"]),
+             f"{s['m_due_soon']} {summary['deadlines']['due_soon']}", "m-kpi-alert", "overdue"),
+    ]
+
+
+def _local(ts: float, tz) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M")
+
+
+def deadline_rows(answer: dict[str, Any], profile: Profile) -> list[html.Tr]:
+    s = strings(profile.language, profile.labels)
+    if not answer["rows"]:
+        return [html.Tr(html.Td(s["m_none_due"], colSpan=8, className="m-empty"))]
+    tz = profile.tz
+    out = []
+    for r in answer["rows"]:
+        out.append(html.Tr(className=f"m-row is-{r['state']}", children=[
+            html.Td(r["id"], className="m-id"),
+            html.Td(s[STATE_KEYS[r["state"]]], className="m-state"),
+            # The countdown: assets/manager.js writes the time left into data-left every second; the
+            # cell's text is drawn from that attribute by CSS, so React never owns changing text.
+            html.Td(html.Span(className="m-countdown", title=_local(r["deadline_ts"], tz),
+                              **{"data-deadline": f"{r['deadline_ts']:.0f}"})),
+            html.Td(duration(r["age_s"], s), className="m-num"),
+            html.Td(r["category"] or "—"),
+            html.Td(r["district_name"] or "—"),
+            html.Td(r["unit"] or "—"),
+            html.Td(r["title"], className="m-title-cell"),
+        ]))
+    return out
+
+
+def deadline_count(answer: dict[str, Any], profile: Profile) -> str:
+    s = strings(profile.language, profile.labels)
+    c = answer["counts"]
+    return (f"{s['m_overdue']} {c['overdue']} · {s['m_due_soon']} {c['due_soon']} · {s['m_on_track']} {c['on_track']}"
+            f" · {s['m_showing'].format(n=len(answer['rows']), total=answer['total'])}")
+
+
+def times_rows(answer: dict[str, Any], profile: Profile, limit: int = 40) -> list[html.Tr]:
+    s = strings(profile.language, profile.labels)
+    first = {r["name"]: r for r in answer["first_response"]["rows"]}
+    resolution = {r["name"]: r for r in answer["resolution"]["rows"]}
+    names = sorted(set(first) | set(resolution),
+                   key=lambda n: (-(resolution.get(n, {}).get("count", 0) + first.get(n, {}).get("count", 0)), n))
+    if not names:
+        return [html.Tr(html.Td(s["m_no_cases"], colSpan=9, className="m-empty"))]
+
+    def cells(r: dict[str, Any] | None) -> list[html.Td]:
+        if r is None:
+            return [html.Td("0", className="m-num"), html.Td("—"), html.Td("—"), html.Td("—")]
+        return [html.Td(str(r["count"]), className="m-num"), html.Td(duration(r["median_s"], s)),
+                html.Td(duration(r["p90_s"], s)),
+                html.Td(f"{duration(r['prev_median_s'], s)} ({r['prev_count']})", className="m-before")]
+
+    rows = []
+    for name in names[:limit]:
+        label = _group_label(answer["by"], name, (first.get(name) or resolution.get(name))["label"], s)
+        rows.append(html.Tr([html.Td(label), *cells(first.get(name)), *cells(resolution.get(name))]))
+    return rows
+
+
+def times_figure(answer: dict[str, Any], profile: Profile, limit: int = 12) -> dict[str, Any]:
+    """Median (dot) to p90 (end of the line) per group, this period in colour, the comparison's median
+    as a hollow ring; one row of charts per measure that has cases."""
+    s = strings(profile.language, profile.labels)
+    measures = [(m, key) for m, key in (("first_response", "m_first_response"), ("resolution", "m_resolution_time"))
+                if answer[m]["rows"]]
+    if not measures:
+        return {"data": [], "layout": {"height": 60, "paper_bgcolor": "rgba(0,0,0,0)", "font": FONT,
+                                       "plot_bgcolor": "rgba(0,0,0,0)", "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                                       "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                       "annotations": [{"text": s["m_no_cases"], "showarrow": False,
+                                                        "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]}}
+    data, layout = [], {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": FONT,
+                        "showlegend": False, "margin": {"l": 10, "r": 20, "t": 34, "b": 36}, "annotations": []}
+    width = 1 / len(measures)
+    for i, (measure, key) in enumerate(measures):
+        rows = [r for r in answer[measure]["rows"] if r["count"]][:limit][::-1]
+        axis = "" if i == 0 else str(i + 1)
+        labels = [_short(_group_label(answer["by"], r["name"], r["label"], s)) for r in rows]
+        hours = [(r["median_s"] or 0) / 3600 for r in rows]
+        p90 = [(r["p90_s"] or 0) / 3600 for r in rows]
+        xs, ys = [], []
+        for label, a, b in zip(labels, hours, p90):
+            xs += [a, b, None]
+            ys += [label, label, None]
+        common = {"xaxis": "x" + axis, "yaxis": "y" + axis, "hoverinfo": "skip"}
+        data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "line": {"color": "#38bdf8", "width": 3},
+                     **common})
+        data.append({"type": "scatter", "mode": "markers", "x": hours, "y": labels,
+                     "marker": {"color": "#38bdf8", "size": 10}, **common})
+        before = [(r["prev_median_s"] / 3600 if r["prev_median_s"] is not None else None) for r in rows]
+        data.append({"type": "scatter", "mode": "markers", "x": before, "y": labels,
+                     "marker": {"color": "rgba(0,0,0,0)", "size": 12, "line": {"color": "#f59e0b", "width": 2}},
+                     **common})
+        domain = [i * width + (0.06 if i else 0), (i + 1) * width - (0.06 if i + 1 < len(measures) else 0)]
+        layout["xaxis" + axis] = {"domain": domain, "title": {"text": s["m_hours"], "standoff": 6}, "rangemode": "tozero",
+                                  "anchor": "y" + axis, "gridcolor": "#1f2b45", "zerolinecolor": "#334155"}
+        layout["yaxis" + axis] = {"anchor": "x" + axis, "automargin": True, "type": "category", "gridcolor": "#1f2b45"}
+        layout["annotations"].append({"text": s[key], "showarrow": False, "xref": "paper", "yref": "paper",
+                                      "x": sum(domain) / 2, "y": 1.08, "font": {"size": 14}})
+    layout["height"] = 80 + 26 * max(len([r for r in answer[m]["rows"] if r["count"]][:limit]) for m, _ in measures)
+    return {"data": data, "layout": layout}
+
+
+def _group_label(by: str, name: str, label: str, s: dict[str, str]) -> str:
+    if by == "district" and name == "":
+        return s["m_unknown_district"]
+    return label or "—"
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def league_rows(answer: dict[str, Any], profile: Profile) -> list[html.Tr]:
+    s = strings(profile.language, profile.labels)
+    rows = answer["rows"]
+    if not rows:
+        return [html.Tr(html.Td(s["m_no_cases"], colSpan=8, className="m-empty"))]
+    out = []
+    for r in rows:
+        def rate_cell(name: str) -> html.Td:
+            x = r[name]
+            return html.Td([html.Span(rate_text(x)), html.Span(" " + interval_text(x), className="m-interval")],
+                           className="m-rate" + (" is-ranked-by" if answer["rank_by"] == name else ""))
+        rank = str(r["rank"]) if r["ranked"] else "—"
+        out.append(html.Tr(className="m-row" + ("" if r["ranked"] else " is-unranked"),
+                           title="" if r["ranked"] else s["m_unranked"].format(n=answer["min_rank_count"]),
+                           children=[
+            html.Td(rank, className="m-rank"),
+            html.Td(_group_label(answer["by"], r["name"], r["label"], s)),
+            html.Td(str(r["received"]), className="m-num"),
+            rate_cell("resolution_rate"),
+            rate_cell("on_time_rate"),
+            rate_cell("satisfaction_rate"),
+            html.Td(f"{duration(r['median_first_response_s'], s)} ({r['first_response_count']})",
+                    className="m-num" + (" is-ranked-by" if answer["rank_by"] == "median_first_response_s" else "")),
+            html.Td(f"{duration(r['median_resolution_s'], s)} ({r['resolution_count']})",
+                    className="m-num" + (" is-ranked-by" if answer["rank_by"] == "median_resolution_s" else "")),
+        ]))
+    return out
+
+
+def league_rule(answer: dict[str, Any], profile: Profile) -> str:
+    s = strings(profile.language, profile.labels)
+    return s["m_rule"].format(what=s[RANK_KEYS[answer["rank_by"]]], n=answer["min_rank_count"])
+
+
+def options_for(answer: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    return {name: [{"label": o["label"] or "—", "value": o["value"]} for o in answer[name]]
+            for name in manager.DIMENSIONS}
