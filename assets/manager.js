@@ -1,7 +1,8 @@
 /* The manager page's browser side (callbacks/manager.py describes the feed it reads).
  *
  * The page's state (period, filters, deadline states and order, groupings, ranking) lives in the URL's
- * query string: start() reads it once and sets the controls to it; changed() runs when a person
+ * query string: start() reads it once and sets the controls to it (what in the address cannot be used
+ * takes its default, and the red line says what and why); changed() runs when a person
  * changes a control or clicks a column to sort by, writes the new state into the URL (replaceState,
  * so the address can be bookmarked or shared at any moment) and fetches the feed. A timer refreshes
  * every refresh_ms; at most one request is in flight, and an answer older than one already applied is
@@ -19,23 +20,59 @@
                    times_by: "category", league_by: "unit", rank_by: "on_time_rate" };
   var LISTS = ["district", "category", "channel", "unit"];
   var SORTS = ["deadline", "age", "category", "district", "unit"];
-  var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0, failedAt: null };
+  var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0, failedAt: null,
+               problems: [], serverError: null, errorShown: null, refused: false };
 
   function copy(o) { return JSON.parse(JSON.stringify(o)); }
 
-  function readUrl() {
-    var q = new URLSearchParams(window.location.search), state = copy(DEFAULTS);
-    ["period", "sort", "order", "times_by", "league_by", "rank_by"].forEach(function (k) {
-      if (q.get(k)) { state[k] = q.get(k); }
+  var SINGLE = ["period", "sort", "order", "times_by", "league_by", "rank_by"];
+  var MAX_CHARS = 80;
+
+  function quoted(v) { return "'" + String(v).slice(0, 40) + "'"; }
+
+  // The page's state from the address, and what in the address could not be used (each with the
+  // reason, as the server words it); what could not be used takes its default.
+  function readUrl(allowed, city) {
+    var q = new URLSearchParams(window.location.search), state = copy(DEFAULTS), problems = [];
+    var known = SINGLE.concat(LISTS, ["state"]);
+    var seen = {};
+    q.forEach(function (v, k) {
+      if (known.indexOf(k) < 0 && !seen[k]) { problems.push("unknown parameter " + quoted(k)); }
+      seen[k] = true;
     });
-    LISTS.forEach(function (k) { state[k] = q.getAll(k); });
+    SINGLE.forEach(function (k) {
+      var values = q.getAll(k).filter(function (v) { return v !== ""; });
+      if (values.length > 1) { problems.push(k + ": give one value"); return; }
+      if (!values.length) { return; }
+      if (allowed[k].indexOf(values[0]) < 0) {
+        problems.push(k + ": " + quoted(values[0]) + " is not one of " + allowed[k].join(", "));
+        return;
+      }
+      state[k] = values[0];
+    });
+    LISTS.forEach(function (k) {
+      state[k] = [];
+      q.getAll(k).forEach(function (v) {
+        if (v.length > MAX_CHARS) { problems.push(k + ": a value longer than " + MAX_CHARS + " characters"); return; }
+        if (k === "district" && allowed.district.indexOf(v) < 0) {
+          problems.push("district: " + quoted(v) + " is not a district of " + city);
+          return;
+        }
+        if (state[k].indexOf(v) < 0) { state[k].push(v); }
+      });
+    });
     if (q.has("state")) {
       state.state = [];
       q.getAll("state").forEach(function (v) {
-        v.split(",").forEach(function (s) { if (s && state.state.indexOf(s) < 0) { state.state.push(s); } });
+        v.split(",").forEach(function (s) {
+          if (!s) { return; }
+          if (allowed.state.indexOf(s) < 0) {
+            problems.push("state: " + quoted(s) + " is not one of " + allowed.state.join(", "));
+          } else if (state.state.indexOf(s) < 0) { state.state.push(s); }
+        });
       });
     }
-    return state;
+    return { state: state, problems: problems };
   }
 
   function query(state) {
@@ -107,6 +144,9 @@
       text = since ? fill(server ? t.server_stale_since : t.stale_since, { t: since })
                    : (server ? t.server_unreachable : t.unreachable);
       cls = "freshness is-stale";
+    } else if (page.refused) {
+      text = t.m_refused;                  // the server answered: the address is what is wrong
+      cls = "freshness is-stale";
     } else if (!page.status) {
       text = t.waiting;
       cls = "freshness is-missing";
@@ -151,6 +191,7 @@
     page.status = answer.status;
     page.arrived = Date.now() / 1000;
     page.failedAt = null;
+    page.refused = false;
     showError(null);
     markSort(page.state);
     // The rows are drawn by React after set_props; write their countdowns as soon as they are there.
@@ -158,14 +199,17 @@
     window.requestAnimationFrame(tick);
   }
 
+  // The red line: the server's refusal of the view, else what the address asked for that could not
+  // be shown (until the view is changed).
   function showError(message) {
     var cfg = page.cfg;
-    if (message === null) {
-      if (page.errorShown) { setProps(cfg.ids.error, { children: "", style: { display: "none" } }); page.errorShown = false; }
-      return;
-    }
-    page.errorShown = true;
-    setProps(cfg.ids.error, { children: message, style: {} });
+    page.serverError = message;
+    var text = message !== null ? message
+             : (page.problems.length ? fill(cfg.text.m_bad_address, { message: page.problems.join("; ") }) : null);
+    if (text === page.errorShown) { return; }
+    page.errorShown = text;
+    setProps(cfg.ids.error, text === null ? { children: "", style: { display: "none" } }
+                                          : { children: text, style: {} });
   }
 
   function refresh() {
@@ -184,7 +228,9 @@
       try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
       if (xhr.status === 400 && answer) {
         page.applied = seq;
+        page.refused = true;
         showError(fill(cfg.text.m_error, { message: answer.message }));
+        tick();
         return;
       }
       if (xhr.status !== 200 || !answer) { failed("server"); return; }
@@ -219,7 +265,9 @@
   function start(cfg) {
     if (!cfg || page.cfg) { return; }
     page.cfg = cfg;
-    page.state = readUrl();
+    var read = readUrl(cfg.allowed, cfg.city);
+    page.state = read.state;
+    page.problems = read.problems;
     var ids = ["m-period", "m-district", "m-category", "m-channel", "m-unit", "m-states", "m-times-by",
                "m-league-by", "m-rank-by"];
     var values = controls(page.state);
@@ -232,6 +280,7 @@
       }
       setProps(ids[i], v);
     }
+    if (page.problems.length) { showError(null); }
     tick();
     refresh();
     window.setInterval(tick, 1000);
@@ -260,6 +309,7 @@
     });
     if (JSON.stringify(next) === JSON.stringify(page.state)) { return; }
     page.state = next;
+    if (page.problems.length) { page.problems = []; showError(page.serverError); }
     writeUrl(next);
     restart();
   }

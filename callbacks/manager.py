@@ -89,14 +89,15 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
     moment, mode, rate = clock.reading(data.client(), data.keys)
     summary = data.answer("summary", filters)
     deadlines = data.answer("deadlines", filters, states=states, sort=sort, descending=order == "desc",
-                            limit=ROWS_SHOWN) if states else None
+                            limit=ROWS_SHOWN)
     times = data.answer("times", filters, by=times_by)
     league = data.answer("league", filters, by=league_by, rank_by=rank_by)
-    options = views.options_for(data.answer("options", Filters()))
+    options = views.options_for(data.answer("options", Filters()), filters, profile)
 
     chart = views.times_figure(times, profile)
     base = filters.query()
-    dl_query = base + [("state", s) for s in states] + [("sort", sort), ("order", order), ("limit", "5000")]
+    dl_query = base + ([("state", s) for s in states] or [("state", "")]) + [("sort", sort), ("order", order),
+                                                                             ("limit", "5000")]
     panels: dict[str, Any] = {
         f"{mid.KPIS}.children": views.kpi_cards(summary, profile),
         f"{mid.TIMES_CHART}.figure": chart,
@@ -110,12 +111,8 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
                                   f"{urlencode(base + [('by', league_by), ('rank_by', rank_by), ('format', 'csv')])}",
         **{f"{getattr(mid, name.upper())}.options": values for name, values in options.items()},
     }
-    if deadlines is not None:
-        panels[f"{mid.DL_BODY}.children"] = views.deadline_rows(deadlines, profile)
-        panels[f"{mid.DL_COUNT}.children"] = views.deadline_count(deadlines, profile)
-    else:
-        panels[f"{mid.DL_BODY}.children"] = []
-        panels[f"{mid.DL_COUNT}.children"] = ""
+    panels[f"{mid.DL_BODY}.children"] = views.deadline_rows(deadlines, profile)
+    panels[f"{mid.DL_COUNT}.children"] = views.deadline_count(deadlines, profile)
     return {
         "status": {"as_of": datetime.fromtimestamp(moment, profile.tz).isoformat(timespec="seconds"), "as_of_ts": moment, "mode": mode, "rate": rate,
                    "checked_at": time.time(), "window": summary["window"]},

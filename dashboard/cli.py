@@ -59,7 +59,11 @@ def _args_snapshot(p: argparse.ArgumentParser) -> None:
 
 
 def _args_clock(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--live", action="store_true", help="return the wall to real time after a replay")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--live", action="store_true", help="return the wall to real time after a replay")
+    group.add_argument("--at", metavar="TIME",
+                       help="stop the clock at TIME (ISO 8601, e.g. 2024-05-27T08:30; without an offset in the "
+                            "profile's time zone) to look at replayed data as of then; --live undoes it")
 
 
 def _context(args, settings: Settings):
@@ -102,10 +106,21 @@ def _main_clock(args, settings: Settings) -> int:
     from . import clock
 
     profile, client, keys = _context(args, settings)
+    from datetime import datetime
+
     if args.live:
         clock.set_live(client, keys)
+    elif args.at:
+        try:
+            moment = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"civicwall clock: --at {args.at!r} is not an ISO 8601 time such as 2024-05-27T08:30",
+                  file=sys.stderr)
+            return 2
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=profile.tz)
+        clock.set_replay(client, keys, moment.timestamp(), speed=0)
     ts, mode = clock.now(client, keys)
-    from datetime import datetime
 
     print(f"{mode} {datetime.fromtimestamp(ts, profile.tz).isoformat(timespec='seconds')}")
     return 0

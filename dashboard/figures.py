@@ -32,7 +32,7 @@ TOP_CATEGORIES = 10
 
 
 class Theme:
-    """Dark big-screen palette; assets/wall.css uses the same colours."""
+    """Dark big-screen palette; assets/theme.css holds the same colours."""
 
     BACKGROUND = "#0b1220"
     TEXT = "#f1f5f9"

@@ -93,6 +93,7 @@ EN: dict[str, str] = {
     "m_unknown_district": "no district",
     "m_times": "Response times",
     "m_hours": "hours",
+    "m_minutes": "minutes",
     "m_marks": "dot: median · line: to the 90th percentile · ring: median in the comparison period",
     "m_by": "By",
     "m_col_group": "Group",
@@ -116,6 +117,9 @@ EN: dict[str, str] = {
     "m_csv": "Download CSV",
     "m_no_cases": "No cases in this period",
     "m_error": "This view cannot be shown: {message}",
+    "m_bad_address": "Part of this address was not understood and is shown with its default instead: {message}",
+    "m_refused": "address refused",
+    "m_no_state": "Tick a state to list its appeals",
 }
 
 ZH: dict[str, str] = {
@@ -202,6 +206,7 @@ ZH: dict[str, str] = {
     "m_unknown_district": "未标注区县",
     "m_times": "响应与办结时长",
     "m_hours": "小时",
+    "m_minutes": "分钟",
     "m_marks": "圆点：中位数 · 线段：至90分位 · 圆圈：对比期中位数",
     "m_by": "分组",
     "m_col_group": "分组",
@@ -224,6 +229,9 @@ ZH: dict[str, str] = {
     "m_csv": "下载 CSV",
     "m_no_cases": "本时段暂无工单",
     "m_error": "无法显示此视图：{message}",
+    "m_bad_address": "地址中有无法识别的部分，已按默认值显示：{message}",
+    "m_refused": "地址无效",
+    "m_no_state": "请勾选要列出的状态",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

@@ -346,31 +346,72 @@ def _quantiles(seconds: pd.Series) -> dict[str, Any]:
             "p90_s": float(seconds.quantile(0.9))}
 
 
-def _durations(frame: pd.DataFrame, at: str, window: Window) -> pd.Series:
-    """Seconds from creation to ``at`` (f or r) for the appeals whose ``at`` lies in the window;
-    negative durations (an answer stamped before its creation) are left out."""
-    rows = frame[frame[at].notna() & window.contains(frame[at])]
-    seconds = rows[at] - rows["c"]
-    return seconds[seconds >= 0]
+def _grouped_quantiles(seconds: pd.Series, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+    """_quantiles of ``seconds`` for each value of ``groups`` (positionally aligned), in one pass."""
+    if seconds.empty:
+        return {}
+    by = seconds.groupby(groups, sort=False)
+    counts, medians, p90s = by.size(), by.quantile(0.5), by.quantile(0.9)
+    return {name: {"count": int(counts[name]), "median_s": float(medians[name]), "p90_s": float(p90s[name])}
+            for name in counts.index}
+
+
+def _durations(frame: pd.DataFrame, at: str, window: Window) -> tuple[pd.Series, np.ndarray]:
+    """Seconds from creation to ``at`` (f or r) for the appeals whose ``at`` lies in the window, and
+    which of the frame's rows they are; negative durations (an answer stamped before its creation)
+    are left out."""
+    seconds = frame[at] - frame["c"]
+    chosen = (frame[at].notna() & window.contains(frame[at]) & (seconds >= 0)).to_numpy()
+    return seconds[chosen], chosen
+
+
+def _durations_by(frame: pd.DataFrame, at: str, window: Window, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+    seconds, chosen = _durations(frame, at, window)
+    return _grouped_quantiles(seconds, groups[chosen])
+
+
+def _empty_block() -> dict[str, Any]:
+    return _block_from({}, {}, {})
+
+
+def _block_from(sums: Mapping[str, int], first: Mapping[str, Any], resolution: Mapping[str, Any]) -> dict[str, Any]:
+    def n(name: str) -> int:
+        return int(sums.get(name, 0))
+    none = {"count": 0, "median_s": None, "p90_s": None}
+    return {
+        "received": n("received"),
+        "resolved": n("resolved"),
+        "resolved_in_period": n("closed"),
+        "resolution_rate": rate(n("resolved"), n("received")),
+        "on_time_rate": rate(n("on_time"), n("closed_dl")),
+        "satisfaction_rate": rate(n("satisfied"), n("rated")),
+        "first_response": first or none,
+        "resolution": resolution or none,
+    }
+
+
+def _blocks(frame: pd.DataFrame, w: Window, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Every figure of one window (docs/metrics.md) for each group of appeals (``groups``: each row's
+    group), computed for all groups at once: one pass over the appeals, not one per group."""
+    resolved_now = frame["r"].notna()
+    received = w.contains(frame["c"])
+    closed = resolved_now & w.contains(frame["r"])
+    closed_dl = closed & frame["dl"].notna()
+    rated = frame["rated_at"].notna() & w.contains(frame["rated_at"])
+    flags = pd.DataFrame({
+        "received": received, "resolved": received & resolved_now, "closed": closed, "closed_dl": closed_dl,
+        "on_time": closed_dl & (frame["r"] <= frame["dl"]), "rated": rated, "satisfied": rated & (frame["sat"] >= 4),
+    })
+    sums = flags.groupby(groups, sort=False).sum()
+    first = _durations_by(frame, "f", w, groups)
+    resolution = _durations_by(frame, "r", w, groups)
+    return {name: _block_from(row, first.get(name, {}), resolution.get(name, {}))
+            for name, row in zip(sums.index, sums.to_dict("records"))}
 
 
 def _block(frame: pd.DataFrame, w: Window) -> dict[str, Any]:
     """Every figure of one window over one set of appeals."""
-    received = w.contains(frame["c"])
-    resolved_now = frame["r"].notna()
-    closed = resolved_now & w.contains(frame["r"])
-    rated = frame["rated_at"].notna() & w.contains(frame["rated_at"])
-    on_time = closed & frame["dl"].notna() & (frame["r"] <= frame["dl"])
-    return {
-        "received": int(received.sum()),
-        "resolved": int((received & resolved_now).sum()),
-        "resolved_in_period": int(closed.sum()),
-        "resolution_rate": rate(int((received & resolved_now).sum()), int(received.sum())),
-        "on_time_rate": rate(int(on_time.sum()), int((closed & frame["dl"].notna()).sum())),
-        "satisfaction_rate": rate(int((rated & (frame["sat"] >= 4)).sum()), int(rated.sum())),
-        "first_response": _quantiles(_durations(frame, "f", w)),
-        "resolution": _quantiles(_durations(frame, "r", w)),
-    }
+    return _blocks(frame, w, np.zeros(len(frame), dtype=np.int8)).get(0, _empty_block())
 
 
 def deadline_states(frame: pd.DataFrame, now: float, due_soon_s: float) -> pd.Series:
@@ -464,15 +505,15 @@ def times(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile, b
     current, previous = windows(filters.period, now, profile.tz)
     out: dict[str, Any] = {**_head(filters, now, profile, current, previous), "by": by}
     for measure, at in (("first_response", "f"), ("resolution", "r")):
-        cur = _durations(rows, at, current)
-        prev = _durations(rows, at, previous)
-        groups_cur = rows.loc[cur.index, by]
-        groups_prev = rows.loc[prev.index, by]
-        names = sorted(set(groups_cur) | set(groups_prev))
+        groups = rows[by].to_numpy()
+        cur, chosen = _durations(rows, at, current)
+        prev, chosen_prev = _durations(rows, at, previous)
+        by_cur = _grouped_quantiles(cur, groups[chosen])
+        by_prev = _grouped_quantiles(prev, groups[chosen_prev])
+        none = {"count": 0, "median_s": None, "p90_s": None}
         table = []
-        for name in names:
-            a = _quantiles(cur[groups_cur == name])
-            b = _quantiles(prev[groups_prev == name])
+        for name in sorted(set(by_cur) | set(by_prev)):
+            a, b = by_cur.get(name, none), by_prev.get(name, none)
             table.append({"name": name, "label": _label(profile, by, name), **a,
                           "prev_count": b["count"], "prev_median_s": b["median_s"], "prev_p90_s": b["p90_s"]})
         table.sort(key=lambda r: (-r["count"], r["name"]))
@@ -504,9 +545,10 @@ def league(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile, 
     if by == "district":
         names = sorted(set(names) | {d.id for d in profile.districts})
     minimum = profile.manager.min_rank_count
+    blocks = _blocks(rows, current, rows[by].to_numpy())
     table = []
     for name in names:
-        block = _block(rows[rows[by] == name], current)
+        block = blocks.get(name) or _empty_block()
         entry = {
             "name": name, "label": _label(profile, by, name),
             "received": block["received"], "resolved": block["resolved"],
@@ -597,6 +639,7 @@ class ManagerData:
     table: FactsTable = field(init=False)
     _cache: dict = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _options: tuple[int, dict] | None = field(default=None, init=False)
 
     def __post_init__(self):
         self.table = FactsTable(self.client, self.keys, self.profile.tz)
@@ -622,7 +665,11 @@ class ManagerData:
         elif kind == "league":
             value = league(frame, filters, now, self.profile, **params)
         elif kind == "options":
-            value = options(frame, self.profile)
+            # The choices change only with the appeals held: computed once per version of the table.
+            held = self._options
+            if held is None or held[0] != self.table.version:
+                held = self._options = (self.table.version, options(frame, self.profile))
+            value = held[1]
         else:
             raise ValueError(kind)
         with self._lock:

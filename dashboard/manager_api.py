@@ -77,13 +77,15 @@ def _one(args: dict[str, list[str]], name: str, default: str) -> str:
 def _answer(figure: str, data: ManagerData) -> tuple[dict[str, Any], Callable | None]:
     if figure == "deadlines":
         args = _params(("state", "sort", "order", "limit"))
-        states = [s for v in args.get("state", []) for s in v.split(",") if s] or ["overdue", "due_soon"]
+        # No state parameter: overdue and due soon; an empty one (state=): none.
+        states = ([s for v in args["state"] for s in v.split(",") if s] if "state" in args
+                  else ["overdue", "due_soon"])
         order = _one(args, "order", "asc")
         if order not in ("asc", "desc"):
             raise FilterError(f"order: {order[:20]!r} is not asc or desc")
         limit_text = _one(args, "limit", "500")
-        if not limit_text.isdigit():
-            raise FilterError(f"limit: {limit_text[:20]!r} is not a whole number")
+        if not limit_text.isascii() or not limit_text.isdigit():
+            raise FilterError(f"limit: {limit_text[:20]!r} is not a whole number from 1 to 5000")
         filters = Filters.from_query(args, data.profile)
         return data.answer("deadlines", filters, states=tuple(states), sort=_one(args, "sort", "deadline"),
                            descending=order == "desc", limit=int(limit_text)), deadline_table
@@ -106,10 +108,11 @@ def _answer(figure: str, data: ManagerData) -> tuple[dict[str, Any], Callable | 
 # -- tables -----------------------------------------------------------------------------------------
 
 def deadline_table(answer: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    header = ["id", "state", "deadline", "left_s", "created", "age_s", "category", "district", "channel", "unit",
-              "title"]
-    rows = [[r["id"], r["state"], r["deadline"], round(r["left_s"]), r["created"], round(r["age_s"]), r["category"],
-             r["district_name"], r["channel"], r["unit"], r["title"]] for r in answer["rows"]]
+    header = ["id", "state", "deadline", "deadline_ts", "left_s", "created", "age_s", "category", "district",
+              "district_name", "channel", "unit", "title"]
+    rows = [[r["id"], r["state"], r["deadline"], r["deadline_ts"], round(r["left_s"]), r["created"], round(r["age_s"]),
+             r["category"], r["district"], r["district_name"], r["channel"], r["unit"], r["title"]]
+            for r in answer["rows"]]
     return header, rows
 
 

@@ -30,14 +30,20 @@ RANK_KEYS = {"on_time_rate": "m_col_on_time", "resolution_rate": "m_col_resoluti
              "median_resolution_s": "m_col_ttr"}
 BY_KEYS = {"category": "m_category", "district": "m_district", "unit": "m_unit", "channel": "m_channel"}
 FRESHNESS_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "server_stale_since",
-                  "server_unreachable", "waiting", "replay", "m_overrun", "m_error")
+                  "server_unreachable", "waiting", "replay", "m_overrun", "m_error", "m_bad_address",
+                  "m_refused")
 
 
 def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms: int, wall_url: str = "/") -> html.Div:
     s = strings(profile.language, profile.labels)
+    # What the address may hold, so the page script can say exactly what in a bookmark is wrong and
+    # show the rest, instead of quietly showing something else.
+    allowed = {"period": list(manager.PERIODS), "state": list(manager.STATES), "sort": list(manager.DEADLINE_SORTS),
+               "order": ["asc", "desc"], "times_by": list(BY_KEYS), "league_by": ["unit", "district", "category"],
+               "rank_by": list(RANK_KEYS), "district": [d.id for d in profile.districts] + [""]}
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url, "api_url": api_url,
-              "refresh_ms": refresh_ms, "text": {k: s[k] for k in FRESHNESS_KEYS},
-              "ids": {"freshness": mid.FRESHNESS, "clock": mid.CLOCK, "error": mid.ERROR}}
+              "refresh_ms": refresh_ms, "text": {k: s[k] for k in FRESHNESS_KEYS}, "allowed": allowed,
+              "city": profile.city, "ids": {"freshness": mid.FRESHNESS, "clock": mid.CLOCK, "error": mid.ERROR}}
 
     def radio(id_: str, choices: dict[str, str], value: str) -> dcc.RadioItems:
         return dcc.RadioItems(id=id_, options=[{"label": s[k], "value": v} for v, k in choices.items()],
@@ -106,7 +112,7 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                       figure={"data": [], "layout": {"height": 60, "paper_bgcolor": "rgba(0,0,0,0)",
                                                      "plot_bgcolor": "rgba(0,0,0,0)",
                                                      "xaxis": {"visible": False}, "yaxis": {"visible": False}}}),
-            html.Div(className="m-table-wrap", children=[html.Table(className="m-table", children=[
+            html.Div(className="m-table-wrap m-times-wrap", children=[html.Table(className="m-table", children=[
                 html.Thead([
                     html.Tr([html.Th(s["m_col_group"], rowSpan=2), html.Th(s["m_first_response"], colSpan=4),
                              html.Th(s["m_resolution_time"], colSpan=4)]),
@@ -204,7 +210,8 @@ def _local(ts: float, tz) -> str:
 def deadline_rows(answer: dict[str, Any], profile: Profile) -> list[html.Tr]:
     s = strings(profile.language, profile.labels)
     if not answer["rows"]:
-        return [html.Tr(html.Td(s["m_none_due"], colSpan=8, className="m-empty"))]
+        return [html.Tr(html.Td(s["m_none_due"] if answer["states"] else s["m_no_state"], colSpan=8,
+                                className="m-empty"))]
     tz = profile.tz
     out = []
     for r in answer["rows"]:
@@ -231,12 +238,19 @@ def deadline_count(answer: dict[str, Any], profile: Profile) -> str:
             f" · {s['m_showing'].format(n=len(answer['rows']), total=answer['total'])}")
 
 
-def times_rows(answer: dict[str, Any], profile: Profile, limit: int = 40) -> list[html.Tr]:
+def _times_order(answer: dict[str, Any]) -> list[str]:
+    """The groups of a times answer, most cases (first responses and resolutions together) first."""
+    first = {r["name"]: r["count"] for r in answer["first_response"]["rows"]}
+    resolution = {r["name"]: r["count"] for r in answer["resolution"]["rows"]}
+    return sorted(set(first) | set(resolution), key=lambda n: (-(first.get(n, 0) + resolution.get(n, 0)), n))
+
+
+def times_rows(answer: dict[str, Any], profile: Profile) -> list[html.Tr]:
+    """Every group (the table scrolls), in the order of _times_order."""
     s = strings(profile.language, profile.labels)
     first = {r["name"]: r for r in answer["first_response"]["rows"]}
     resolution = {r["name"]: r for r in answer["resolution"]["rows"]}
-    names = sorted(set(first) | set(resolution),
-                   key=lambda n: (-(resolution.get(n, {}).get("count", 0) + first.get(n, {}).get("count", 0)), n))
+    names = _times_order(answer)
     if not names:
         return [html.Tr(html.Td(s["m_no_cases"], colSpan=9, className="m-empty"))]
 
@@ -248,7 +262,7 @@ def times_rows(answer: dict[str, Any], profile: Profile, limit: int = 40) -> lis
                 html.Td(f"{duration(r['prev_median_s'], s)} ({r['prev_count']})", className="m-before")]
 
     rows = []
-    for name in names[:limit]:
+    for name in names:
         label = _group_label(answer["by"], name, (first.get(name) or resolution.get(name))["label"], s)
         rows.append(html.Tr([html.Td(label), *cells(first.get(name)), *cells(resolution.get(name))]))
     return rows
@@ -256,7 +270,8 @@ def times_rows(answer: dict[str, Any], profile: Profile, limit: int = 40) -> lis
 
 def times_figure(answer: dict[str, Any], profile: Profile, limit: int = 12) -> dict[str, Any]:
     """Median (dot) to p90 (end of the line) per group, this period in colour, the comparison's median
-    as a hollow ring; one row of charts per measure that has cases."""
+    as a hollow ring; one chart per measure that has cases, side by side, with the same groups in the
+    same order (the ``limit`` largest), in minutes when every p90 is under two hours, else in hours."""
     s = strings(profile.language, profile.labels)
     measures = [(m, key) for m, key in (("first_response", "m_first_response"), ("resolution", "m_resolution_time"))
                 if answer[m]["rows"]]
@@ -266,36 +281,52 @@ def times_figure(answer: dict[str, Any], profile: Profile, limit: int = 12) -> d
                                        "xaxis": {"visible": False}, "yaxis": {"visible": False},
                                        "annotations": [{"text": s["m_no_cases"], "showarrow": False,
                                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]}}
+    names = _times_order(answer)[:limit]
+    by_name = {m: {r["name"]: r for r in answer[m]["rows"]} for m, _ in measures}
+    longest = max((r["p90_s"] or 0) for m, _ in measures for r in by_name[m].values())
+    unit, unit_key = (60, "m_minutes") if longest < 7200 else (3600, "m_hours")
     data, layout = [], {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": FONT,
                         "showlegend": False, "margin": {"l": 10, "r": 20, "t": 34, "b": 36}, "annotations": []}
     width = 1 / len(measures)
+    labels = [_short(_group_label(answer["by"], n, _label_of(answer, n), s)) for n in names][::-1]
+
+    def value(r, field):
+        return None if r is None or r[field] is None else r[field] / unit
+
     for i, (measure, key) in enumerate(measures):
-        rows = [r for r in answer[measure]["rows"] if r["count"]][:limit][::-1]
+        rows = [by_name[measure].get(n) for n in names][::-1]
         axis = "" if i == 0 else str(i + 1)
-        labels = [_short(_group_label(answer["by"], r["name"], r["label"], s)) for r in rows]
-        hours = [(r["median_s"] or 0) / 3600 for r in rows]
-        p90 = [(r["p90_s"] or 0) / 3600 for r in rows]
+        medians, p90s = [value(r, "median_s") for r in rows], [value(r, "p90_s") for r in rows]
         xs, ys = [], []
-        for label, a, b in zip(labels, hours, p90):
-            xs += [a, b, None]
-            ys += [label, label, None]
+        for label, a, b in zip(labels, medians, p90s):
+            if a is not None:
+                xs += [a, b, None]
+                ys += [label, label, None]
         common = {"xaxis": "x" + axis, "yaxis": "y" + axis, "hoverinfo": "skip"}
         data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "line": {"color": "#38bdf8", "width": 3},
                      **common})
-        data.append({"type": "scatter", "mode": "markers", "x": hours, "y": labels,
+        data.append({"type": "scatter", "mode": "markers", "x": medians, "y": labels,
                      "marker": {"color": "#38bdf8", "size": 10}, **common})
-        before = [(r["prev_median_s"] / 3600 if r["prev_median_s"] is not None else None) for r in rows]
-        data.append({"type": "scatter", "mode": "markers", "x": before, "y": labels,
+        data.append({"type": "scatter", "mode": "markers", "x": [value(r, "prev_median_s") for r in rows], "y": labels,
                      "marker": {"color": "rgba(0,0,0,0)", "size": 12, "line": {"color": "#f59e0b", "width": 2}},
                      **common})
         domain = [i * width + (0.06 if i else 0), (i + 1) * width - (0.06 if i + 1 < len(measures) else 0)]
-        layout["xaxis" + axis] = {"domain": domain, "title": {"text": s["m_hours"], "standoff": 6}, "rangemode": "tozero",
+        layout["xaxis" + axis] = {"domain": domain, "title": {"text": s[unit_key], "standoff": 6}, "rangemode": "tozero",
                                   "anchor": "y" + axis, "gridcolor": "#1f2b45", "zerolinecolor": "#334155"}
-        layout["yaxis" + axis] = {"anchor": "x" + axis, "automargin": True, "type": "category", "gridcolor": "#1f2b45"}
+        layout["yaxis" + axis] = {"anchor": "x" + axis, "automargin": True, "type": "category", "gridcolor": "#1f2b45",
+                                  "categoryorder": "array", "categoryarray": labels}
         layout["annotations"].append({"text": s[key], "showarrow": False, "xref": "paper", "yref": "paper",
                                       "x": sum(domain) / 2, "y": 1.08, "font": {"size": 14}})
-    layout["height"] = 80 + 26 * max(len([r for r in answer[m]["rows"] if r["count"]][:limit]) for m, _ in measures)
+    layout["height"] = 80 + 26 * len(names)
     return {"data": data, "layout": layout}
+
+
+def _label_of(answer: dict[str, Any], name: str) -> str:
+    for measure in ("first_response", "resolution"):
+        for r in answer[measure]["rows"]:
+            if r["name"] == name:
+                return r["label"]
+    return name
 
 
 def _group_label(by: str, name: str, label: str, s: dict[str, str]) -> str:
@@ -342,6 +373,17 @@ def league_rule(answer: dict[str, Any], profile: Profile) -> str:
     return s["m_rule"].format(what=s[RANK_KEYS[answer["rank_by"]]], n=answer["min_rank_count"])
 
 
-def options_for(answer: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
-    return {name: [{"label": o["label"] or "—", "value": o["value"]} for o in answer[name]]
-            for name in manager.DIMENSIONS}
+def options_for(answer: dict[str, Any], chosen: manager.Filters, profile: Profile) -> dict[str, list[dict[str, str]]]:
+    """Each filter's choices: what the data offers, "no district" for appeals without a recognised
+    district, and every value already chosen (a dropdown drops a chosen value that is not among its
+    options, which would quietly widen a bookmarked view whose unit has no appeals held now)."""
+    s = strings(profile.language, profile.labels)
+    out = {}
+    for name in manager.DIMENSIONS:
+        choices = [{"label": o["label"] or "—", "value": o["value"]} for o in answer[name]]
+        if name == "district":
+            choices.append({"label": s["m_unknown_district"], "value": ""})
+        offered = {c["value"] for c in choices}
+        choices += [{"label": v, "value": v} for v in getattr(chosen, name) if v not in offered]
+        out[name] = choices
+    return out

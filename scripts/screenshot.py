@@ -35,19 +35,30 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 HEADLINE = "#wall-kpi-received"
 
 
-def capture(url: str, output: Path, timeout: float = 30.0, view: str = "overview") -> Path:
+def _browser(width: int, height: int):
+    """Headless Chromium through chromedriver, its viewport width x height CSS pixels at scale 1."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    _viewport(driver, width, height)
+    return driver
+
+
+def _viewport(driver, width: int, height: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def capture(url: str, output: Path, timeout: float = 30.0, view: str = "overview") -> Path:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser(1920, 1080)
     try:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
         driver.get(url.rstrip("/") + f"/?view={view}&kiosk=1")
         wait = WebDriverWait(driver, timeout)
         wait.until(lambda d: d.execute_script(
@@ -78,25 +89,16 @@ MANAGER_READY = (
 
 
 def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "") -> Path:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = _browser(width, 1000)
     try:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
         driver.get(url.rstrip("/") + "/manager/" + (f"?{query}" if query else ""))
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
         # The whole page in one picture: the viewport as tall as the page, then wait for the graph to
         # settle at its new size.
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+        _viewport(driver, width, int(height))
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
         output.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(output))

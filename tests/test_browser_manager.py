@@ -168,9 +168,47 @@ def test_the_countdown_runs_with_the_clock(dash_duo, raw, settings, client, nyc)
     _quiesce(dash_duo)
 
 
-def test_a_bad_address_says_what_is_wrong_and_a_lost_server_says_stale(dash_duo, raw, settings):
-    page(dash_duo, settings, "?period=week", manager_refresh_ms=600)
-    dash_duo.wait_for_contains_text(f"#{mid.ERROR}", "period: 'week' is not one of today, 7d, 30d")
+def test_a_bad_address_says_what_is_wrong_and_shows_the_rest(dash_duo, raw, settings):
+    """What in an address cannot be used is named on the page and takes its default; the rest of the
+    view is shown, and the address stays as it was until the view is changed."""
+    query = "?perod=7d&period=week&rank_by=fame&district=BRONX&district=Gotham"
+    page(dash_duo, settings, query)
+    for reason in ("unknown parameter 'perod'", "period: 'week' is not one of today, 7d, 30d",
+                   "rank_by: 'fame' is not one of", "district: 'Gotham' is not a district of nyc"):
+        dash_duo.wait_for_contains_text(f"#{mid.ERROR}", reason)
+    dash_duo.wait_for_text_to_equal(kpi(dash_duo, "received"), str(received(raw, "today", district=["BRONX"])))
+    assert urlsplit(dash_duo.driver.current_url).query == query[1:]
+    click_label(dash_duo, mid.PERIOD, "Last 7 days")                  # a change: the address is rewritten
+    dash_duo.wait_for_text_to_equal(kpi(dash_duo, "received"), str(received(raw, "7d", district=["BRONX"])))
+    until(lambda: url_query(dash_duo) == {"period": ["7d"], "district": ["BRONX"]}, timeout=10)
+    until(lambda: not dash_duo.find_element(f"#{mid.ERROR}").is_displayed(), timeout=10)
+    assert dash_duo.get_logs() == []
+    _quiesce(dash_duo)
+
+
+def test_a_chosen_value_with_no_appeals_held_stays_chosen(dash_duo, raw, settings):
+    """A bookmarked unit that has no appeals now (and so is not among the choices the data offers)
+    and the "no district" choice survive the page's first answer: the figures are theirs, not the city's."""
+    page(dash_duo, settings, "?unit=FDNY&district=")
+    want = received(raw, "today", unit=["FDNY"], district=[""])
+    assert want == 0 and received(raw, "today") > 0
+    dash_duo.wait_for_contains_text(f"#{mid.DL_COUNT}", "Overdue 0 · Due soon 0 · On track 0")
+    dash_duo.wait_for_text_to_equal(kpi(dash_duo, "received"), str(want))
+    assert "FDNY" in dash_duo.find_element(f"#{mid.UNIT}").text
+    assert "no district" in dash_duo.find_element(f"#{mid.DISTRICT}").text
+    # Several refreshes later the address still holds both.
+    dash_duo.wait_for_contains_text(f"#{mid.FRESHNESS}", "updated")
+    assert url_query(dash_duo) == {"unit": ["FDNY"], "district": [""]}
+    assert dash_duo.get_logs() == []
+    _quiesce(dash_duo)
+
+
+def test_a_refused_view_and_a_lost_server_are_said_so(dash_duo, raw, settings):
+    """A view the server refuses (more units than a filter takes) is named, and the corner says the
+    address was refused rather than waiting for data; a lost server is "stale since" over the picture."""
+    page(dash_duo, settings, "?" + "&".join(f"unit=u{i}" for i in range(51)), manager_refresh_ms=600)
+    dash_duo.wait_for_contains_text(f"#{mid.ERROR}", "unit: at most 50 values, got 51")
+    dash_duo.wait_for_text_to_equal(f"#{mid.FRESHNESS}", "address refused")
     dash_duo.driver.get(f"{dash_duo.server_url}/manager/?period=30d")
     dash_duo.wait_for_text_to_equal(kpi(dash_duo, "received"), str(received(raw, "30d")))
     until(lambda: not dash_duo.find_element(f"#{mid.ERROR}").is_displayed(), timeout=10)

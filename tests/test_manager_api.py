@@ -70,9 +70,19 @@ def test_the_deadline_csv_is_the_json_as_a_table(replayed, web):
     table = pd.read_csv(io.BytesIO(answer.data), encoding="utf-8-sig", dtype={"id": str}, keep_default_na=False)
     assert list(table.id) == [r["id"] for r in json_rows] and len(table) > 10
     assert list(table.left_s) == [round(r["left_s"]) for r in json_rows]
-    assert set(table.district) == {"Manhattan"}
+    assert set(table.district) == {"MANHATTAN"} and set(table.district_name) == {"Manhattan"}
+    assert list(table.deadline_ts) == [r["deadline_ts"] for r in json_rows]
     ages = list(table.age_s)
     assert ages == sorted(ages, reverse=True)
+
+
+def test_an_empty_state_lists_no_appeal_but_still_counts_them(replayed, web):
+    everything = web.get("/api/v1/manager/deadlines").json
+    none = web.get("/api/v1/manager/deadlines?state=").json
+    assert everything["total"] > 0
+    assert none["rows"] == [] and none["total"] == 0 and none["counts"] == everything["counts"]
+    answer = web.get("/api/v1/manager/deadlines?state=&format=csv")
+    assert len(pd.read_csv(io.BytesIO(answer.data), encoding="utf-8-sig")) == 0
 
 
 def test_league_and_times_csv_files_carry_every_row(replayed, web):
@@ -110,6 +120,7 @@ def test_text_that_a_spreadsheet_would_run_is_defused_in_csv(client, web, nyc, s
     ("/api/v1/manager/league?rank_by=fame", "rank_by: 'fame' is not one of"),
     ("/api/v1/manager/deadlines?state=late", "state: 'late' is not one of overdue, due_soon, on_track"),
     ("/api/v1/manager/deadlines?limit=ten", "limit: 'ten' is not a whole number"),
+    ("/api/v1/manager/deadlines?limit=%EF%BC%95", "limit: '５' is not a whole number"),     # a full-width 5
     ("/api/v1/manager/deadlines?limit=0", "limit: must be between 1 and 5000"),
     ("/api/v1/manager/deadlines?order=up", "order: 'up' is not asc or desc"),
     ("/api/v1/manager/summary?format=csv", "summary is not a table"),

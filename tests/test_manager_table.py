@@ -187,10 +187,13 @@ def test_the_wilson_interval_has_the_published_values():
 
 
 def _profile(extra: str):
+    """The Jiaozuo profile with its own manager rules and unit deadlines replaced by ``extra``'s."""
     import tomllib
     from dashboard.profiles import BUILTIN_DIR
-    raw = tomllib.loads((BUILTIN_DIR / "jiaozuo.toml").read_text(encoding="utf-8") + "\n" + extra)
-    return _parse(raw, "test.toml")
+    raw = tomllib.loads((BUILTIN_DIR / "jiaozuo.toml").read_text(encoding="utf-8"))
+    raw.pop("manager", None)
+    raw.pop("deadlines", None)
+    return _parse(raw | tomllib.loads(extra), "test.toml")
 
 
 def test_unit_deadlines_take_the_most_specific_rule():
