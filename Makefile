@@ -31,7 +31,7 @@ screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --profile nyc --at 15:30 -o docs/screenshot-wall-en.png
 	$(BIN)/python scripts/screenshot.py --self-contained --page manager --query league_by=district --profile jiaozuo --at 15:30 -o docs/screenshot-manager.png
 
-## make bench: every benchmark below but the soak, one after the other (about 20 minutes; figures and ratios)
+## make bench: every benchmark below but the soak, one after the other (about 25 minutes; figures and ratios)
 bench: bench-serve bench-manager bench-ingest bench-rebuild bench-freshness bench-screens
 
 ## make bench-serve: one refresh's server time against history size, beside the textbook pandas refresh

@@ -152,3 +152,21 @@ def test_an_unreachable_store_is_a_503():
     answer = web.get("/api/v1/manager/summary")
     assert answer.status_code == 503 and answer.json["error"] == "store_unavailable"
     assert answer.headers["Retry-After"] == "2"
+
+
+def test_the_clock_command_stops_the_clock_the_api_answers_with(client, web, redis_url):
+    import subprocess
+    import sys
+
+    def civicwall(*args):
+        return subprocess.run([sys.executable, "-m", "dashboard.cli", "clock", *args, "--profile", "nyc",
+                               "--redis-url", redis_url], capture_output=True, text=True, timeout=60)
+
+    done = civicwall("--at", "2024-05-27T08:30")               # no offset: New York time
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "replay 2024-05-27T08:30:00-04:00"
+    assert web.get("/api/v1/manager/summary").json["as_of"] == "2024-05-27T08:30:00-04:00"
+    bad = civicwall("--at", "yesterday")
+    assert bad.returncode == 2 and "--at 'yesterday' is not an ISO 8601 time" in bad.stderr
+    live = civicwall("--live")
+    assert live.returncode == 0 and live.stdout.startswith("live ")
