@@ -131,7 +131,9 @@
   function serverNow() {
     var st = page.status;
     if (!st) { return null; }
-    return st.as_of_ts + (Date.now() / 1000 - page.arrived) * (st.rate || 0);
+    // The server read its clock (as_of) when the request reached it, before computing the answer:
+    // count from when the request was sent, so a slow answer does not set the countdowns behind.
+    return st.as_of_ts + (Date.now() / 1000 - page.sentAt) * (st.rate || 0);
   }
 
   function tick() {
@@ -182,7 +184,7 @@
     });
   }
 
-  function apply(answer) {
+  function apply(answer, sentAt) {
     Object.keys(answer.panels).forEach(function (name) {
       var dot = name.lastIndexOf("."), props = {};
       props[name.slice(dot + 1)] = answer.panels[name];
@@ -190,6 +192,7 @@
     });
     page.status = answer.status;
     page.arrived = Date.now() / 1000;
+    page.sentAt = sentAt;
     page.failedAt = null;
     page.refused = false;
     showError(null);
@@ -236,9 +239,10 @@
       if (xhr.status !== 200 || !answer) { failed("server"); return; }
       page.applied = seq;
       if (answer.error === "store_unavailable") { failed("store"); return; }
-      apply(answer);
+      apply(answer, sentAt);
     };
     xhr.onerror = xhr.ontimeout = function () { page.inflight = null; failed("server"); };
+    var sentAt = Date.now() / 1000;
     xhr.send();
   }
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import orjson
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from . import clock
 from .deadlines import DUE_SOON, ON_TRACK, OVERDUE
@@ -55,6 +56,9 @@ Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
 _FIELDS = ("ct", "dl", "cat", "dist", "ch", "u", "rt", "rs", "ro", "sat", "satt")
 _COLUMNS = ("c", "dl", "category", "district", "channel", "unit", "f", "r", "sat", "rated_at")
+# The label columns are pandas categoricals: filtering and grouping a million appeals by unit then
+# works on small integer codes instead of hashing a million Python strings each time.
+_LABELS = ("category", "district", "channel", "unit")
 
 
 class FilterError(CivicwallError, ValueError):
@@ -64,8 +68,7 @@ class FilterError(CivicwallError, ValueError):
 # -- the table --------------------------------------------------------------------------------------
 
 def empty_frame() -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(dtype="float64" if name in ("c", "dl", "f", "r", "sat", "rated_at")
-                                          else "object") for name in _COLUMNS})
+    frame = pd.DataFrame({name: pd.Series(dtype="category" if name in _LABELS else "float64") for name in _COLUMNS})
     frame.index = pd.Index([], dtype="object", name="id")
     return frame
 
@@ -87,9 +90,26 @@ def frame_from_facts(ids: list[str], raws: list[bytes | None]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(_COLUMNS), coerce_float=True)
     for name in ("c", "dl", "f", "r", "sat", "rated_at"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    for name in ("category", "district", "channel", "unit"):
-        frame[name] = frame[name].astype("object")
+    for name in _LABELS:
+        frame[name] = frame[name].astype("category")
     frame.index = pd.Index(index, dtype="object", name="id")
+    return frame
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of appeals one after the other, the label columns still categoricals (pandas turns
+    categoricals with different categories into plain objects; here they first share the union)."""
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if len(frames) == 1:
+        return frames[0]
+    out = {}
+    for name in _COLUMNS:
+        if name in _LABELS:
+            out[name] = union_categoricals([f[name].array for f in frames])
+        else:
+            out[name] = np.concatenate([f[name].to_numpy() for f in frames])
+    frame = pd.DataFrame(out, columns=list(_COLUMNS))
+    frame.index = pd.Index(np.concatenate([f.index.to_numpy() for f in frames]), dtype="object", name="id")
     return frame
 
 
@@ -172,7 +192,7 @@ class FactsTable:
             parts.append(frame_from_facts(chunk, client.hmget(self.keys.facts, chunk)))
         if not parts:
             return empty_frame()
-        return pd.concat(parts) if len(parts) > 1 else parts[0]
+        return concat(parts)
 
     def _follow(self, client) -> bool:
         """Apply the change entries after the last one seen; False when some were trimmed unread."""
@@ -197,7 +217,7 @@ class FactsTable:
         ids = sorted(changed)
         fresh = self._read(client, ids)
         kept = self._frame[~self._frame.index.isin(ids)]
-        self._frame = pd.concat([kept, fresh]) if len(fresh) else kept
+        self._frame = concat([kept, fresh]) if len(fresh) else kept
         self._last_id = cursor
         self.version += 1
         return True
@@ -346,11 +366,11 @@ def _quantiles(seconds: pd.Series) -> dict[str, Any]:
             "p90_s": float(seconds.quantile(0.9))}
 
 
-def _grouped_quantiles(seconds: pd.Series, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+def _grouped_quantiles(seconds: pd.Series, groups: Any) -> dict[str, dict[str, Any]]:
     """_quantiles of ``seconds`` for each value of ``groups`` (positionally aligned), in one pass."""
     if seconds.empty:
         return {}
-    by = seconds.groupby(groups, sort=False)
+    by = seconds.groupby(groups, sort=False, observed=True)
     counts, medians, p90s = by.size(), by.quantile(0.5), by.quantile(0.9)
     return {name: {"count": int(counts[name]), "median_s": float(medians[name]), "p90_s": float(p90s[name])}
             for name in counts.index}
@@ -365,7 +385,7 @@ def _durations(frame: pd.DataFrame, at: str, window: Window) -> tuple[pd.Series,
     return seconds[chosen], chosen
 
 
-def _durations_by(frame: pd.DataFrame, at: str, window: Window, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+def _durations_by(frame: pd.DataFrame, at: str, window: Window, groups: Any) -> dict[str, dict[str, Any]]:
     seconds, chosen = _durations(frame, at, window)
     return _grouped_quantiles(seconds, groups[chosen])
 
@@ -390,7 +410,7 @@ def _block_from(sums: Mapping[str, int], first: Mapping[str, Any], resolution: M
     }
 
 
-def _blocks(frame: pd.DataFrame, w: Window, groups: np.ndarray) -> dict[str, dict[str, Any]]:
+def _blocks(frame: pd.DataFrame, w: Window, groups: Any) -> dict[str, dict[str, Any]]:
     """Every figure of one window (docs/metrics.md) for each group of appeals (``groups``: each row's
     group), computed for all groups at once: one pass over the appeals, not one per group."""
     resolved_now = frame["r"].notna()
@@ -402,7 +422,7 @@ def _blocks(frame: pd.DataFrame, w: Window, groups: np.ndarray) -> dict[str, dic
         "received": received, "resolved": received & resolved_now, "closed": closed, "closed_dl": closed_dl,
         "on_time": closed_dl & (frame["r"] <= frame["dl"]), "rated": rated, "satisfied": rated & (frame["sat"] >= 4),
     })
-    sums = flags.groupby(groups, sort=False).sum()
+    sums = flags.groupby(groups, sort=False, observed=True).sum()
     first = _durations_by(frame, "f", w, groups)
     resolution = _durations_by(frame, "r", w, groups)
     return {name: _block_from(row, first.get(name, {}), resolution.get(name, {}))
@@ -467,8 +487,10 @@ def deadline_list(frame: pd.DataFrame, filters: Filters, now: float, profile: Pr
     picked = rows.loc[state.index[state.isin(chosen)]].assign(state=state[state.isin(chosen)])
     column, same_way = DEADLINE_SORTS[sort]
     # Ties always fall back to the deadline, then the id, so the order is stable between refreshes.
-    picked = picked.assign(_id=picked.index).sort_values([column, "dl", "_id"],
-                                                         ascending=[descending != same_way, True, True], kind="stable")
+    # Labels sort as text (a categorical would sort in the order its labels were first seen).
+    key = picked[column].astype(object) if column in _LABELS else picked[column]
+    picked = picked.assign(_key=key, _id=picked.index).sort_values(
+        ["_key", "dl", "_id"], ascending=[descending != same_way, True, True], kind="stable")
     total = len(picked)
     picked = picked.head(limit)
     ids = list(picked.index)
@@ -505,7 +527,7 @@ def times(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile, b
     current, previous = windows(filters.period, now, profile.tz)
     out: dict[str, Any] = {**_head(filters, now, profile, current, previous), "by": by}
     for measure, at in (("first_response", "f"), ("resolution", "r")):
-        groups = rows[by].to_numpy()
+        groups = rows[by].array
         cur, chosen = _durations(rows, at, current)
         prev, chosen_prev = _durations(rows, at, previous)
         by_cur = _grouped_quantiles(cur, groups[chosen])
@@ -545,7 +567,7 @@ def league(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile, 
     if by == "district":
         names = sorted(set(names) | {d.id for d in profile.districts})
     minimum = profile.manager.min_rank_count
-    blocks = _blocks(rows, current, rows[by].to_numpy())
+    blocks = _blocks(rows, current, rows[by].array)
     table = []
     for name in names:
         block = blocks.get(name) or _empty_block()
@@ -599,6 +621,7 @@ def options(frame: pd.DataFrame, profile: Profile) -> dict[str, list[dict[str, s
     units found among the held appeals (most frequent first)."""
     def found(column: str) -> list[str]:
         counts = frame[column].value_counts()
+        counts = counts[counts > 0]          # a categorical also counts the labels no appeal has now
         return [str(v) for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v != ""]
     channels = dict(profile.channels)
     for c in found("channel"):
