@@ -21,56 +21,69 @@
   var LISTS = ["district", "category", "channel", "unit"];
   var SORTS = ["deadline", "age", "category", "district", "unit"];
   var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0, failedAt: null,
-               problems: [], serverError: null, errorShown: null, refused: false };
+               problems: [], serverError: null, errorShown: null, refused: false, shown: {}, unheld: [] };
 
   function copy(o) { return JSON.parse(JSON.stringify(o)); }
 
   var SINGLE = ["period", "sort", "order", "times_by", "league_by", "rank_by"];
-  var MAX_CHARS = 80;
+  var LABELS = { district: "m_district", category: "m_category", channel: "m_channel", unit: "m_unit" };
 
   function quoted(v) { return "'" + String(v).slice(0, 40) + "'"; }
 
-  // The page's state from the address, and what in the address could not be used (each with the
-  // reason, as the server words it); what could not be used takes its default.
-  function readUrl(allowed, city) {
+  // As dashboard/profiles.py normalise_name: width-, case- and space-insensitive.
+  function norm(text) { return String(text).normalize("NFKC").replace(/\s+/g, " ").trim().toLowerCase(); }
+
+  // The page's state from the address, and what in the address could not be used, each with its
+  // reason in the page's language; what could not be used takes its default.
+  function readUrl(cfg) {
     var q = new URLSearchParams(window.location.search), state = copy(DEFAULTS), problems = [];
-    var known = SINGLE.concat(LISTS, ["state"]);
-    var seen = {};
+    var t = cfg.text, allowed = cfg.allowed, known = SINGLE.concat(LISTS, ["state"]), seen = {};
     q.forEach(function (v, k) {
-      if (known.indexOf(k) < 0 && !seen[k]) { problems.push("unknown parameter " + quoted(k)); }
+      if (known.indexOf(k) < 0 && !seen[k]) { problems.push(fill(t.m_bad_unknown, { name: quoted(k) })); }
       seen[k] = true;
     });
     SINGLE.forEach(function (k) {
       var values = q.getAll(k).filter(function (v) { return v !== ""; });
-      if (values.length > 1) { problems.push(k + ": give one value"); return; }
+      if (values.length > 1) { problems.push(fill(t.m_bad_one, { name: k })); return; }
       if (!values.length) { return; }
       if (allowed[k].indexOf(values[0]) < 0) {
-        problems.push(k + ": " + quoted(values[0]) + " is not one of " + allowed[k].join(", "));
+        problems.push(fill(t.m_bad_value, { name: k, value: quoted(values[0]), allowed: allowed[k].join(", ") }));
         return;
       }
       state[k] = values[0];
     });
     LISTS.forEach(function (k) {
+      var name = t[LABELS[k]];
       state[k] = [];
       q.getAll(k).forEach(function (v) {
-        if (v.length > MAX_CHARS) { problems.push(k + ": a value longer than " + MAX_CHARS + " characters"); return; }
-        if (k === "district" && allowed.district.indexOf(v) < 0) {
-          problems.push("district: " + quoted(v) + " is not a district of " + city);
-          return;
+        if (v.length > cfg.max_chars) { problems.push(fill(t.m_bad_long, { name: name, n: cfg.max_chars })); return; }
+        if (k === "district" && v !== "") {
+          var id = cfg.districts[norm(v)];
+          if (id === undefined) {
+            problems.push(fill(t.m_bad_district, { value: quoted(v), allowed: cfg.district_ids.join(", ") }));
+            return;
+          }
+          v = id;
         }
         if (state[k].indexOf(v) < 0) { state[k].push(v); }
       });
+      if (state[k].length > cfg.max_values) {
+        problems.push(fill(t.m_bad_many, { name: name, n: cfg.max_values }));
+        state[k] = state[k].slice(0, cfg.max_values);
+      }
     });
     if (q.has("state")) {
-      state.state = [];
+      var given = [], chosen = [];
       q.getAll("state").forEach(function (v) {
-        v.split(",").forEach(function (s) {
-          if (!s) { return; }
-          if (allowed.state.indexOf(s) < 0) {
-            problems.push("state: " + quoted(s) + " is not one of " + allowed.state.join(", "));
-          } else if (state.state.indexOf(s) < 0) { state.state.push(s); }
-        });
+        v.split(",").forEach(function (s) { if (s) { given.push(s); } });
       });
+      given.forEach(function (s) {
+        if (allowed.state.indexOf(s) < 0) {
+          problems.push(fill(t.m_bad_value, { name: "state", value: quoted(s), allowed: allowed.state.join(", ") }));
+        } else if (chosen.indexOf(s) < 0) { chosen.push(s); }
+      });
+      // "state=" asks for none; states that were all mistakes leave the default.
+      if (chosen.length || !given.length) { state.state = chosen; }
     }
     return { state: state, problems: problems };
   }
@@ -167,7 +180,10 @@
       var cells = document.querySelectorAll(".m-countdown[data-deadline]");
       for (var i = 0; i < cells.length; i++) {
         var rest = Number(cells[i].getAttribute("data-deadline")) - now;
-        cells[i].setAttribute("data-left", left(rest, t));
+        // Written as the cell's text (read aloud, copied, found), which React never sets: the span
+        // is rendered without children.
+        var text = left(rest, t);
+        if (cells[i].textContent !== text) { cells[i].textContent = text; }
         cells[i].classList.toggle("is-over", rest < 0);
       }
     }
@@ -184,8 +200,13 @@
     });
   }
 
+  // Only the panels that changed since the last answer are handed to Dash: most refreshes of a
+  // quiet hour redraw nothing, however long the tables.
   function apply(answer, sentAt) {
     Object.keys(answer.panels).forEach(function (name) {
+      var text = JSON.stringify(answer.panels[name]);
+      if (page.shown[name] === text) { return; }
+      page.shown[name] = text;
       var dot = name.lastIndexOf("."), props = {};
       props[name.slice(dot + 1)] = answer.panels[name];
       setProps(name.slice(0, dot), props);
@@ -195,6 +216,7 @@
     page.sentAt = sentAt;
     page.failedAt = null;
     page.refused = false;
+    page.unheld = answer.status.unheld;
     showError(null);
     markSort(page.state);
     // The rows are drawn by React after set_props; write their countdowns as soon as they are there.
@@ -207,8 +229,16 @@
   function showError(message) {
     var cfg = page.cfg;
     page.serverError = message;
-    var text = message !== null ? message
-             : (page.problems.length ? fill(cfg.text.m_bad_address, { message: page.problems.join("; ") }) : null);
+    var notes = [];
+    if (page.problems.length) { notes.push(fill(cfg.text.m_bad_address, { message: page.problems.join("; ") })); }
+    var unheld = {};
+    (page.unheld || []).forEach(function (u) { (unheld[u[0]] = unheld[u[0]] || []).push(quoted(u[1])); });
+    Object.keys(unheld).forEach(function (name) {
+      var values = unheld[name], shown = values.slice(0, 3).join(", ");
+      if (values.length > 3) { shown += " … (+" + (values.length - 3) + ")"; }
+      notes.push(fill(cfg.text.m_unheld, { name: cfg.text[LABELS[name]], value: shown }));
+    });
+    var text = message !== null ? message : (notes.length ? notes.join(" · ") : null);
     if (text === page.errorShown) { return; }
     page.errorShown = text;
     setProps(cfg.ids.error, text === null ? { children: "", style: { display: "none" } }
@@ -269,7 +299,7 @@
   function start(cfg) {
     if (!cfg || page.cfg) { return; }
     page.cfg = cfg;
-    var read = readUrl(cfg.allowed, cfg.city);
+    var read = readUrl(cfg);
     page.state = read.state;
     page.problems = read.problems;
     var ids = ["m-period", "m-district", "m-category", "m-channel", "m-unit", "m-states", "m-times-by",

@@ -37,7 +37,7 @@ from .deadlines import DUE_SOON, ON_TRACK, OVERDUE
 from .errors import CivicwallError
 from .keys import Keys
 from .masking import mask_text
-from .profiles import Profile
+from .profiles import Profile, normalise_name
 from .store import translated
 
 HOLD_DAYS = 90          # appeals created this many days before now are held in memory
@@ -262,12 +262,17 @@ class Filters:
         chosen = period[0] if period else "today"
         if chosen not in PERIODS:
             raise FilterError(f"period: {chosen[:40]!r} is not one of {', '.join(PERIODS)}")
-        districts = values("district")
-        known = {d.id for d in profile.districts} | {""}
-        for d in districts:
-            if d not in known:
+        # A district by its id, name or any alias of the profile ("Bronx", "bronx", "BX" -> BRONX).
+        lookup = profile.district_lookup()
+        districts = []
+        for d in values("district"):
+            found = "" if d == "" else lookup.get(normalise_name(d))
+            if found is None:
                 raise FilterError(f"district: {d!r} is not a district of {profile.city} "
                                   f"(ids: {', '.join(x.id for x in profile.districts)}; empty for unknown)")
+            if found not in districts:
+                districts.append(found)
+        districts = tuple(districts)
         channels = values("channel")
         return cls(period=chosen, district=districts, category=values("category"), channel=channels,
                    unit=values("unit"))

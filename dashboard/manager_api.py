@@ -165,8 +165,13 @@ def csv_response(header: list[str], rows: list[list[Any]], filename: str) -> Res
 
 
 def _filename(figure: str, answer: dict[str, Any]) -> str:
+    """civicwall-<city>-<figure>[-<by>][-<period>][-filtered]-<date>-<HHMM>.csv, in ASCII: what the file
+    holds and as of when, so two downloads of different views or times get different names."""
     by = answer.get("by")
-    period = answer.get("filters", {}).get("period", "")
-    day = str(answer.get("as_of", ""))[:10]
-    parts = ["civicwall", answer.get("city", ""), figure, by or "", period if figure != "deadlines" else "", day]
+    filters = answer.get("filters", {})
+    period = filters.get("period", "")
+    filtered = any(filters.get(name) for name in DIMENSIONS)
+    as_of = str(answer.get("as_of", ""))
+    parts = ["civicwall", answer.get("city", ""), figure, by or "", period if figure != "deadlines" else "",
+             "filtered" if filtered else "", as_of[:10], as_of[11:16].replace(":", "")]
     return "-".join(p for p in parts if p) + ".csv"

@@ -31,7 +31,12 @@ RANK_KEYS = {"on_time_rate": "m_col_on_time", "resolution_rate": "m_col_resoluti
 BY_KEYS = {"category": "m_category", "district": "m_district", "unit": "m_unit", "channel": "m_channel"}
 FRESHNESS_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "server_stale_since",
                   "server_unreachable", "waiting", "replay", "m_overrun", "m_error", "m_bad_address",
-                  "m_refused")
+                  "m_refused", "m_bad_unknown", "m_bad_value", "m_bad_one", "m_bad_district", "m_bad_long",
+                  "m_bad_many", "m_unheld", "m_district", "m_category", "m_channel", "m_unit")
+# Dash's dropdowns in the page's language (dcc.Dropdown's labels).
+DROPDOWN_LABELS = {"search": "dd_search", "select_all": "dd_select_all", "deselect_all": "dd_deselect_all",
+                   "selected_count": "dd_selected", "clear_search": "dd_clear_search",
+                   "clear_selection": "dd_clear", "no_options_found": "dd_none"}
 
 
 def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms: int, wall_url: str = "/") -> html.Div:
@@ -40,10 +45,14 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
     # show the rest, instead of quietly showing something else.
     allowed = {"period": list(manager.PERIODS), "state": list(manager.STATES), "sort": list(manager.DEADLINE_SORTS),
                "order": ["asc", "desc"], "times_by": list(BY_KEYS), "league_by": ["unit", "district", "category"],
-               "rank_by": list(RANK_KEYS), "district": [d.id for d in profile.districts] + [""]}
+               "rank_by": list(RANK_KEYS)}
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url, "api_url": api_url,
               "refresh_ms": refresh_ms, "text": {k: s[k] for k in FRESHNESS_KEYS}, "allowed": allowed,
-              "city": profile.city, "ids": {"freshness": mid.FRESHNESS, "clock": mid.CLOCK, "error": mid.ERROR}}
+              # A district may be written as its id, name or any alias (normalised as in profiles.py).
+              "districts": profile.district_lookup(), "district_ids": [d.id for d in profile.districts],
+              "max_values": manager.MAX_VALUES, "max_chars": manager.MAX_VALUE_CHARS,
+              "ids": {"freshness": mid.FRESHNESS, "clock": mid.CLOCK, "error": mid.ERROR}}
+    labels = {k: s[v] for k, v in DROPDOWN_LABELS.items()}
 
     def radio(id_: str, choices: dict[str, str], value: str) -> dcc.RadioItems:
         return dcc.RadioItems(id=id_, options=[{"label": s[k], "value": v} for v, k in choices.items()],
@@ -52,7 +61,8 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
     def picker(id_: str, label_key: str) -> html.Label:
         return html.Label(className="m-filter", children=[
             html.Span(s[label_key], className="m-filter-label"),
-            dcc.Dropdown(id=id_, options=[], value=[], multi=True, placeholder=s["m_any"], className="m-dropdown"),
+            dcc.Dropdown(id=id_, options=[], value=[], multi=True, placeholder=s["m_any"], className="m-dropdown",
+                         labels=labels),
         ])
 
     return html.Div(id=mid.ROOT, lang=locale(profile.language), className="manager", children=[
@@ -127,7 +137,8 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                 radio(mid.LEAGUE_BY, {"unit": "m_unit", "district": "m_district", "category": "m_category"}, "unit"),
                 html.Span(s["m_rank_by"], className="m-filter-label"),
                 dcc.Dropdown(id=mid.RANK_BY, options=[{"label": s[k], "value": v} for v, k in RANK_KEYS.items()],
-                             value="on_time_rate", clearable=False, searchable=False, className="m-dropdown m-rank-by"),
+                             value="on_time_rate", clearable=False, searchable=False, className="m-dropdown m-rank-by",
+                             labels=labels),
                 html.A(s["m_csv"], id=mid.LEAGUE_CSV, href="#", className="m-link m-csv"),
             ]),
             html.P(id=mid.LEAGUE_RULE, className="m-note m-rule"),
@@ -218,8 +229,8 @@ def deadline_rows(answer: dict[str, Any], profile: Profile) -> list[html.Tr]:
         out.append(html.Tr(className=f"m-row is-{r['state']}", children=[
             html.Td(r["id"], className="m-id"),
             html.Td(s[STATE_KEYS[r["state"]]], className="m-state"),
-            # The countdown: assets/manager.js writes the time left into data-left every second; the
-            # cell's text is drawn from that attribute by CSS, so React never owns changing text.
+            # The countdown: assets/manager.js writes the time left as the span's text every second;
+            # the span is rendered without children, so React never replaces that text.
             html.Td(html.Span(className="m-countdown", title=_local(r["deadline_ts"], tz),
                               **{"data-deadline": f"{r['deadline_ts']:.0f}"})),
             html.Td(duration(r["age_s"], s), className="m-num"),
@@ -311,12 +322,16 @@ def times_figure(answer: dict[str, Any], profile: Profile, limit: int = 12) -> d
                      "marker": {"color": "rgba(0,0,0,0)", "size": 12, "line": {"color": "#f59e0b", "width": 2}},
                      **common})
         domain = [i * width + (0.06 if i else 0), (i + 1) * width - (0.06 if i + 1 < len(measures) else 0)]
-        layout["xaxis" + axis] = {"domain": domain, "title": {"text": s[unit_key], "standoff": 6}, "rangemode": "tozero",
-                                  "anchor": "y" + axis, "gridcolor": "#1f2b45", "zerolinecolor": "#334155"}
+        # Room beyond the longest line, which autorange would end exactly at the edge.
+        top = max([x for x in p90s + medians + [value(r, "prev_median_s") for r in rows] if x is not None] or [1])
+        layout["xaxis" + axis] = {"domain": domain, "title": {"text": s[unit_key], "standoff": 6},
+                                  "range": [0, top * 1.06], "anchor": "y" + axis, "gridcolor": "#1f2b45",
+                                  "zerolinecolor": "#334155"}
         layout["yaxis" + axis] = {"anchor": "x" + axis, "automargin": True, "type": "category", "gridcolor": "#1f2b45",
                                   "categoryorder": "array", "categoryarray": labels}
         layout["annotations"].append({"text": s[key], "showarrow": False, "xref": "paper", "yref": "paper",
-                                      "x": sum(domain) / 2, "y": 1.08, "font": {"size": 14}})
+                                      "x": sum(domain) / 2, "y": 1, "yanchor": "bottom", "yshift": 6,
+                                      "font": {"size": 14}})
     layout["height"] = 80 + 26 * len(names)
     return {"data": data, "layout": layout}
 

@@ -85,7 +85,7 @@ MANAGER_READY = (
     "const rows = document.querySelectorAll('#m-league-body tr');"
     "const svg = document.querySelector('#m-times-chart .main-svg');"
     "return !!v && v.textContent.length > 0 && rows.length > 0 && !!svg && document.fonts.status === 'loaded'"
-    " && [...document.querySelectorAll('#m-dl-body .m-countdown')].every(c => c.getAttribute('data-left'));")
+    " && [...document.querySelectorAll('#m-dl-body .m-countdown')].every(c => c.textContent.length > 0);")
 
 
 def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "") -> Path:

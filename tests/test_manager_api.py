@@ -65,7 +65,7 @@ def test_the_deadline_csv_is_the_json_as_a_table(replayed, web):
     answer = web.get("/api/v1/manager/deadlines?district=MANHATTAN&sort=age&order=desc&format=csv")
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/csv")
-    assert 'filename="civicwall-nyc-deadlines-2024-05-27.csv"' in answer.headers["Content-Disposition"]
+    assert 'filename="civicwall-nyc-deadlines-filtered-2024-05-27-0830.csv"' in answer.headers["Content-Disposition"]
     assert answer.data.startswith("\ufeff".encode())
     table = pd.read_csv(io.BytesIO(answer.data), encoding="utf-8-sig", dtype={"id": str}, keep_default_na=False)
     assert list(table.id) == [r["id"] for r in json_rows] and len(table) > 10
@@ -170,3 +170,16 @@ def test_the_clock_command_stops_the_clock_the_api_answers_with(client, web, red
     assert bad.returncode == 2 and "--at 'yesterday' is not an ISO 8601 time" in bad.stderr
     live = civicwall("--live")
     assert live.returncode == 0 and live.stdout.startswith("live ")
+
+
+def test_the_page_feed_refuses_a_view_with_the_reason_and_compresses_long_answers(replayed, web):
+    many = "&".join(f"unit=u{i}" for i in range(51))
+    refused = web.get(f"/manager/feed?{many}")
+    assert refused.status_code == 400 and "unit: at most 50 values, got 51" in refused.json["message"]
+    plain = web.get("/manager/feed?state=overdue,due_soon,on_track")
+    packed = web.get("/manager/feed?state=overdue,due_soon,on_track", headers={"Accept-Encoding": "gzip, br"})
+    assert plain.headers.get("Content-Encoding") is None and packed.headers["Content-Encoding"] == "gzip"
+    import gzip
+    import json
+    body = json.loads(gzip.decompress(packed.data))
+    assert body["panels"].keys() == plain.json["panels"].keys() and len(packed.data) < len(plain.data) / 4

@@ -142,6 +142,10 @@ def test_filters_from_a_query_and_back(jiaozuo):
     assert f == Filters(period="7d", district=("解放区", "温县"), unit=("市水务局",))
     assert Filters.from_query(dict(parse(f.query())), jiaozuo) == f
     assert Filters.from_query({}, jiaozuo) == Filters()
+    # Districts by a name or alias of the profile, in any case and width, are the district's id; an
+    # empty value is "no recognised district".
+    g = Filters.from_query({"district": ["解放", "Ｊｉｅｆａｎｇ", "wenxian", ""]}, jiaozuo)
+    assert g.district == ("解放区", "温县", "")
 
 
 def parse(pairs):
