@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+import time
+
+
+def percentile(values, q: float) -> float:
+    """The q-quantile of ``values`` by nearest rank (q = 0.95: p95)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def timed(fn, repeat: int) -> list[float]:
+    """Milliseconds each of ``repeat`` calls of ``fn`` took."""
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
 
 
 def stop_all(procs: list[subprocess.Popen], server) -> None:

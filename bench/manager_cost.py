@@ -41,6 +41,7 @@ from dashboard.manager import FactsTable, Filters, ManagerData  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect  # noqa: E402
+from _common import percentile, timed  # noqa: E402  (bench/ is this script's own folder)
 
 SIZES = [10_000, 100_000, 1_000_000]
 UNITS = 300
@@ -70,20 +71,6 @@ def events(profile, start: int, count: int, end: datetime, rng: random.Random):
             if rng.random() < 0.5:
                 yield base | {"event_id": f"{rid}s", "type": "rated", "ts": done.isoformat(),
                               "satisfaction": str(rng.choice((2, 4, 5, 5)))}
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-
-def timed(fn, repeat):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def rss_mib() -> float:
@@ -161,7 +148,6 @@ def main() -> int:
                 rows.append((len(frame), load_s, frame_mib, rss, percentile(idle, 0.5), percentile(follow, 0.5),
                              percentile(default, 0.5), percentile(default, 0.95), percentile(heavy, 0.5),
                              percentile(heavy, 0.95), percentile(league, 0.5)))
-                del table, data, frame
         finally:
             server.stop()
     base = rows[0]

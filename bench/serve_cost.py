@@ -40,6 +40,7 @@ from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import EmbeddedRedis, connect  # noqa: E402
+from _common import percentile, timed  # noqa: E402  (bench/ is this script's own folder)
 
 SIZES = [10_000, 100_000, 1_000_000]
 REPEAT = 200
@@ -75,20 +76,6 @@ def textbook_refresh(client, keys, count: int) -> dict:
     return {"received": len(created), "resolved": int(resolved["request_id"].isin(created["request_id"]).sum()),
             "by_district": created.groupby("district").size().to_dict(),
             "by_category": created.groupby("category").size().sort_values(ascending=False).to_dict()}
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-
-def timed(fn, repeat=REPEAT):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def main() -> int:
@@ -145,7 +132,7 @@ def main() -> int:
                     code, _ = feed.answer("__all__", have)
                     assert code == 200
 
-                served = timed(refresh)
+                served = timed(refresh, REPEAT)
 
                 def cold_refresh():
                     for cache in (wall_module._ticker_row_json, wall_module._case_card_json, figures._fill,
@@ -153,7 +140,7 @@ def main() -> int:
                         cache.cache_clear()
                     refresh()
 
-                cold = timed(cold_refresh)
+                cold = timed(cold_refresh, REPEAT)
                 build = timed(lambda: snapshot.build(client, keys, profile), repeat=100)
                 textbook = timed(lambda: textbook_refresh(client, keys, day_entries), repeat=5)
                 memory = client.info("memory")["used_memory"]

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import ClientsideFunction, Input, State
+from dash import ClientsideFunction, Input
 from flask import Response, request
 from plotly.utils import PlotlyJSONEncoder
 
@@ -29,7 +29,7 @@ from dashboard import clock, manager_api
 from dashboard.errors import StoreUnavailable
 from dashboard.manager import DIMENSIONS, FilterError, Filters, ManagerData
 from dashboard.profiles import Profile
-from layouts import manager as views
+from layouts import manager_panels as views
 from layouts import manager_ids as mid
 
 FEED_SUFFIX = "feed"
