@@ -66,6 +66,27 @@ Masked
     too, like official landlines under rule 8: that is the price of masking citizens' numbers
     written the same way.
 
+12. Names in running text, after a word that introduces a person: 我叫/名叫/本人/户主/业主 and the
+    roles 来电人/反映人/投诉人/申请人/求助人/当事人/联系人 (also without a colon) followed by a common
+    surname and one or two more characters, up to punctuation, the end or a verb such as 反映/投诉/
+    称/表示/来电; and 居民/村民/市民/网友/家长/群众/租户/患者 followed by such a name and one of those
+    verbs (or 家/的). The surname is kept: ``村民李四反映`` → ``村民李*反映``. A surname with a courtesy
+    title (``张先生``, ``王女士``, ``李师傅``) is not a name, and neither is anything ending like a
+    place (``王庄村``). In English: ``my name is`` followed by one to three capitalised words, and
+    ``Mr``/``Mrs``/``Ms``/``Miss`` (with or without the dot) before a capitalised surname
+    (``Mr. Smith`` → ``Mr. S****``). ``Dr`` is left alone: it is also a street (``Elm Dr``).
+
+Numbers spelled in Chinese numerals count as digits when seven or more stand together
+(``一三八一二三四五六七八`` is a mobile number; 〇/零/○ are 0 and 幺 is 1); a masked span comes out
+in ASCII like any other.
+
+Tiers
+-----
+``mask_text(text, tier)``: the ``public`` tier (wall screens, the manager API and anything without a
+sign-in) and the ``newsroom`` tier mask everything above. The ``manager`` tier keeps the contact
+details a centre calls back on (phone numbers, e-mail addresses, names and plates) and still masks
+ID-card and social security numbers, which no screen needs in full.
+
 Kept
 ----
 - Case and work-order numbers after a label: 工单/案件/留言/诉求/受理/流水/订单/回执 followed by
@@ -85,8 +106,8 @@ Kept
 
 Not detected in this version
 ----------------------------
-Bank card numbers, US licence plates, postal addresses, names outside the labelled forms, and numbers
-spelled in Chinese numerals or circled digits.
+Bank card numbers, US licence plates, postal addresses, names without one of the words above before
+them (``张三反映`` at the start of a text), and circled digits.
 """
 
 from __future__ import annotations
@@ -96,7 +117,16 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
 
-__all__ = ["contains_personal_data", "mask_text"]
+__all__ = ["MANAGER", "NEWSROOM", "PUBLIC", "TIERS", "contains_personal_data", "mask_text"]
+
+PUBLIC, NEWSROOM, MANAGER = "public", "newsroom", "manager"
+# What each tier masks, by the kind of each rule ("keep" rules only shield spans from weaker rules).
+_MASKED_KINDS = {
+    PUBLIC: frozenset({"email", "plate", "name", "id", "ssn", "phone"}),
+    NEWSROOM: frozenset({"email", "plate", "name", "id", "ssn", "phone"}),
+    MANAGER: frozenset({"id", "ssn"}),
+}
+TIERS = tuple(_MASKED_KINDS)
 
 # --- folding: a same-length copy of the text for matching -------------------------------------
 
@@ -113,12 +143,25 @@ def _ascii_digit(m: re.Match[str]) -> str:
     return m.group() if value is None else str(value)
 
 
+# Seven or more Chinese numerals together are a number spelled out (a phone number read aloud and
+# typed as heard); fewer are words (一二三, 三五成群) and stay.
+_CN_NUMERALS = {"〇": "0", "零": "0", "○": "0", "一": "1", "幺": "1", "二": "2", "三": "3", "四": "4",
+                "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_CN_RUN = re.compile("[" + "".join(_CN_NUMERALS) + "]{7,}")
+
+
+def _cn_digits(m: re.Match[str]) -> str:
+    return "".join(_CN_NUMERALS[c] for c in m.group())
+
+
 def _fold(text: str) -> str:
     if text.isascii():
         return text
     folded = text.translate(_FOLD)
     if _OTHER_DIGIT.search(folded):
         folded = _OTHER_DIGIT.sub(_ascii_digit, folded)
+    if _CN_RUN.search(folded):
+        folded = _CN_RUN.sub(_cn_digits, folded)
     return folded
 
 
@@ -249,7 +292,7 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
 
 Replacer = Callable[[re.Match[str]], "str | None"]
-_RULES: list[tuple[re.Pattern[str], Replacer, str | int, int, tuple[str, ...]]] = []
+_RULES: list[tuple[re.Pattern[str], Replacer, str | int, int, tuple[str, ...], str]] = []
 _LABEL_CASE = ("工单", "案件", "留言", "诉求", "受理", "流水", "订单", "回执", "投诉", "编号", "单号", "case",
                "ticket", "sr", "service request", "complaint", "unique key", "ref", "request", "order",
                "confirmation")
@@ -258,45 +301,79 @@ _LABEL_PHONE = ("电话", "手机", "座机", "固话", "号码", "方式", "微
 
 
 def _rule(pattern: str, replace: Replacer, group: str | int = 0, digits: int = 3,
-          words: tuple[str, ...] = ()) -> None:
+          words: tuple[str, ...] = (), kind: str = "phone") -> None:
     """Register a rule. It only runs on texts with a run of `digits` ASCII digits (after folding)
     and, when `words` are given, containing one of them (lower case); both are cheap prefilters
     that say nothing the pattern does not already require."""
-    _RULES.append((re.compile(pattern, re.VERBOSE), replace, group, digits, words))
+    _RULES.append((re.compile(pattern, re.VERBOSE), replace, group, digits, words, kind))
 
 
 _rule(r"""(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9._%+-]{1,64})@
           (?P<domain>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})(?![A-Za-z0-9-])""",
-      _mask_email, digits=0, words=("@",))
+      _mask_email, digits=0, words=("@",), kind="email")
 _rule(rf"""(?P<keep>[{_PROVINCES}][A-Za-z])
           (?P<rest>[·. -]?(?=[A-Za-z]{{0,5}}[0-9])(?:[A-Za-z0-9]{{5,6}}|[A-Za-z0-9]{{4}}[挂学警港澳]))
-          (?![A-Za-z0-9])""", _mask_plate, digits=1)
+          (?![A-Za-z0-9])""", _mask_plate, digits=1, kind="plate")
 _rule(rf"(?:姓名|联系人)[ \t]*:[ \t]*(?P<name>[{_HAN}]{{2,4}})", _mask_name, "name", digits=0,
-      words=("姓名", "联系人"))
+      words=("姓名", "联系人"), kind="name")
 _rule(r"""(?i:(?<![a-z])(?<![a-z][ ])(?:(?:full|contact|caller|customer)[ ]+)?name)[ \t]*:[ \t]*
           (?P<name>[A-Z][A-Za-z'’.-]*(?:[ ][A-Z][A-Za-z'’.-]*){0,2})""", _mask_name, "name", digits=0,
-      words=("name",))
+      words=("name",), kind="name")
+# Names in running text (rule 12). Common surnames cover most people; a name is the surname and one
+# or two characters, ending where the sentence goes on.
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+             "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴"
+             "莫孔向汤常康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅"
+             "童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶牟艾尤时穆农司卓古吉缪简车项连"
+             "芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖"
+             "巩明佘池查麻苑迟邝")
+_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "公孙", "夏侯", "端木")
+_NAME_VERBS = "反映|投诉|举报|来电|致电|咨询|求助|询问|称|表示|说|诉称|家|的"
+_TITLES = ("先生", "女士", "小姐", "师傅", "老师", "大爷", "大妈", "阿姨", "奶奶", "爷爷", "同学", "某", "姓", "氏")
+_PLACE_END = "村庄镇乡屯区县市路街巷湾沟营寨堡铺店桥河山园苑府城楼"
+_NAME = (rf"(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])[{_HAN}]{{1,2}}?)")
+
+
+def _mask_running_name(m: re.Match[str]) -> str | None:
+    name = m.group("name")
+    surname = 2 if name[:2] in _COMPOUND_SURNAMES else 1
+    rest = name[surname:]
+    if not rest or rest.startswith(_TITLES) or name[-1] in _PLACE_END:
+        return None
+    return name[:surname] + "*" * len(rest)
+
+
+_rule(rf"""(?:我叫|名叫|本人|户主|业主|来电人|反映人|投诉人|申请人|求助人|当事人|联系人)[ \t]*[:：]?[ \t]*{_NAME}
+          (?=(?:{_NAME_VERBS})|[，,。.;；、！!？?\s（(：:0-9+]|$)""", _mask_running_name, "name", digits=0,
+      words=("我叫", "名叫", "本人", "户主", "业主", "人"), kind="name")
+_rule(rf"(?:居民|村民|市民|网友|家长|群众|租户|患者){_NAME}(?=(?:{_NAME_VERBS}))", _mask_running_name, "name",
+      digits=0, words=("居民", "村民", "市民", "网友", "家长", "群众", "租户", "患者"), kind="name")
+_WORD = r"[A-Z][a-z]*(?:['’-][A-Z][a-z]+)*"   # Smith, O'Brien, Lopez-Diaz; not the 's of a possessive
+_rule(rf"""(?i:(?<![a-z])my[ ]+name[ ]+is)[ ]+(?P<name>{_WORD}(?:[ ]{_WORD}){{0,2}})""",
+      _mask_name, "name", digits=0, words=("my name",), kind="name")
+_rule(rf"""(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss)\.?[ ]+(?P<name>{_WORD})""", _mask_name, "name", digits=0,
+      words=("mr", "ms", "miss"), kind="name")
 _rule(r"""(?:(?:工单|案件|留言|诉求|受理|流水|订单|回执)(?:编号|编码|单号|号码|号)|工单|投诉(?:编号|单号|号)
           |(?<!证)(?<!证件)编号|单号
           |(?i:(?<![a-z])(?:case|ticket|sr|service[ ]request|complaint|unique[ ]key|ref|reference)(?![a-z]))
           |(?i:(?<![a-z])(?:request|order|confirmation)(?=[ ]?(?:\#|no\.|number))))
           (?:[ ]*(?i:(?:no\.?|number|num\.?|id|key|\#)(?![a-z])))?"""
       + _GAP + rf"(?P<tok>(?:[A-Za-z]{{1,4}}-?)?[0-9](?:[0-9-]*[0-9Xx])?){_NA}",
-      _keep_case_number, "tok", words=_LABEL_CASE)
+      _keep_case_number, "tok", words=_LABEL_CASE, kind="keep")
 _rule(rf"""{_NB}(?:[0-9]{{4}}(?:[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}|年[0-9]{{1,2}}月(?:[0-9]{{1,2}}[日号])?)
           (?:[ T]?[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?)?
           |[0-9]{{1,2}}月[0-9]{{1,2}}[日号]
           |[0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-][0-9]{{4}}
-          |[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?){_NA}""", _keep)
+          |[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?){_NA}""", _keep, kind="keep")
 _rule(r"(?:身份证件|身份证|证件|公民身份)(?:号码|编号|号)?" + _GAP + rf"(?P<num>[0-9]{{14,17}}[0-9Xx]){_NA}",
-      _mask_labelled_id, "num", words=("身份", "证件"))
+      _mask_labelled_id, "num", words=("身份", "证件"), kind="id")
 _rule(r"(?i:(?<![a-z])(?:ssn|social[ ]security(?:[ ](?:number|no\.?|\#))?))" + _GAP
       + rf"(?P<num>[0-9]{{3}}[ -]?[0-9]{{2}}[ -]?[0-9]{{4}}){_NA}", _mask_last4, "num",
-      words=("ssn", "social"))
+      words=("ssn", "social"), kind="ssn")
 _rule(rf"""{_NB}(?:(?P<id18>[1-8][0-9]{{5}}[ -]?
                     (?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[0-9]{{3}}[0-9Xx])
-          |[1-8][0-9]{{7}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{{3}}){_NA}""", _mask_id)
-_rule(rf"{_NB}[1-8](?:[ -]?[0-9]){{16}}[ -]?[0-9Xx]{_NA}", _mask_split_id)
+          |[1-8][0-9]{{7}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{{3}}){_NA}""", _mask_id, kind="id")
+_rule(rf"{_NB}[1-8](?:[ -]?[0-9]){{16}}[ -]?[0-9Xx]{_NA}", _mask_split_id, kind="id")
 _rule(rf"""(?:(?:\+|{_NB}00|{_NB})86[ -]?|\(\+?86\)[ ]?|{_NB})
           (?:(?P<first3>1[3-9][0-9])|\((?P<first3b>1[3-9][0-9])\))
           [ ./-]?[0-9]{{4}}[ ./-]?[0-9]{{4}}{_NA}""", _mask_mobile)
@@ -309,7 +386,7 @@ _rule(rf"{_NB}(?P<area>0[12][0-9]|0[3-9][0-9]{{2}})[0-9]{{7,8}}{_NA}", _mask_lan
 _rule(rf"""(?:\+1[ .-]?|{_NB}1[ .-]?|{_NB})
           (?:\((?P<area>[2-9][0-9]{{2}})\)[ ]?[0-9]{{3}}[ .-]?|(?P<area2>[2-9][0-9]{{2}})[ .-][0-9]{{3}}[ .-])
           [0-9]{{4}}{_NA}""", _mask_nanp)
-_rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num")
+_rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num", kind="ssn")
 # A bare ten-digit run shaped like a North American number (area and exchange both start 2-9).
 _rule(rf"{_NB}(?P<area>[2-9][0-9]{{2}})[2-9][0-9]{{6}}{_NA}", _mask_nanp)
 # After the North American rules, so that 1-718-555-0199 keeps its US form.
@@ -325,14 +402,19 @@ _DIGIT_RUN = {0: re.compile(""), 1: re.compile("[0-9]"), 3: re.compile("[0-9]{3}
 
 # --- public API ---------------------------------------------------------------------------------
 
-def _changes(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping (start, end, replacement) spans that alter `text`, in text order."""
+def _changes(text: str, tier: str = PUBLIC) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, replacement) spans that alter `text`, in text order. A rule whose
+    kind the tier does not mask still claims its span (so no weaker rule masks part of it) but leaves
+    it as written."""
+    masked = _MASKED_KINDS.get(tier)
+    if masked is None:
+        raise ValueError(f"unknown masking tier {tier!r}; tiers: {', '.join(TIERS)}")
     folded = _fold(text)
     has_run = {n: pattern.search(folded) is not None for n, pattern in _DIGIT_RUN.items()}
     lower = folded.lower()
     starts: list[int] = []
     chosen: list[tuple[int, int, str]] = []
-    for pattern, replace, group, digits, words in _RULES:
+    for pattern, replace, group, digits, words, kind in _RULES:
         if not has_run[digits] or (words and not any(w in lower for w in words)):
             continue
         for m in pattern.finditer(folded):
@@ -340,12 +422,14 @@ def _changes(text: str) -> list[tuple[int, int, str]]:
             new = replace(m)
             if new is None or start == end:
                 continue
+            if kind != "keep" and kind not in masked:
+                new = text[start:end]
             i = bisect_right(starts, start)
             if (i and chosen[i - 1][1] > start) or (i < len(chosen) and chosen[i][0] < end):
                 continue  # a stronger rule already owns part of this span
             starts.insert(i, start)
             chosen.insert(i, (start, end, new))
-    return [(s, e, new) for s, e, new in chosen if new != folded[s:e]]
+    return [(s, e, new) for s, e, new in chosen if new != folded[s:e] and new != text[s:e]]
 
 
 def _as_text(text: object) -> str:
@@ -354,10 +438,10 @@ def _as_text(text: object) -> str:
     return text if isinstance(text, str) else str(text)
 
 
-def mask_text(text: str | None) -> str:
-    """`text` with phone, ID, SSN, e-mail, plate and labelled-name data masked ("" for None)."""
+def mask_text(text: str | None, tier: str = PUBLIC) -> str:
+    """`text` with the personal data the tier may not see masked ("" for None); see Tiers above."""
     text = _as_text(text)
-    changes = _changes(text) if text else []
+    changes = _changes(text, tier) if text else []
     if not changes:
         return text
     out, pos = [], 0
@@ -369,7 +453,7 @@ def mask_text(text: str | None) -> str:
     return "".join(out)
 
 
-def contains_personal_data(text: str | None) -> bool:
-    """True when `mask_text` would change `text`."""
+def contains_personal_data(text: str | None, tier: str = PUBLIC) -> bool:
+    """True when `mask_text` would change `text` for the tier."""
     text = _as_text(text)
-    return bool(text) and bool(_changes(text))
+    return bool(text) and bool(_changes(text, tier))

@@ -170,10 +170,47 @@ MASKED = [
      "姓名：张*，身份证410802********1234，车牌豫H*****，邮箱z***@qq.com", ("410802199001011234",)),
     ("mixed-fullwidth-work-order-kept-as-written", "工单号：２０２４０５２７００１２３，手机１３８１２３４５６７８",
      "工单号：２０２４０５２７００１２３，手机138****5678", ("13812345678",)),
+    # Names in running text: the surname kept, the rest starred
+    ("name-villager-reports", "村民李四反映家里的白菜卖不出去", "村民李*反映家里的白菜卖不出去", ()),
+    ("name-i-am-called", "我叫张三，住在解放区", "我叫张*，住在解放区", ()),
+    ("name-benren-three-chars", "本人王小明来电咨询", "本人王**来电咨询", ()),
+    ("name-compound-surname", "居民欧阳娜娜投诉噪音", "居民欧阳**投诉噪音", ()),
+    ("name-netizen-says", "网友张伟称小区停水三天", "网友张*称小区停水三天", ()),
+    ("name-parent-asks", "家长刘洋询问幼儿园招生", "家长刘*询问幼儿园招生", ()),
+    ("name-patient-calls", "患者陈静致电医院", "患者陈*致电医院", ()),
+    ("name-caller-role", "来电人：赵六，反映路灯不亮", "来电人：赵*，反映路灯不亮", ()),
+    ("name-contact-then-phone", "联系人赵六13812345678", "联系人赵*138****5678", ("13812345678",)),
+    ("name-household-head", "户主孙建国家的房子漏雨", "户主孙**家的房子漏雨", ()),
+    ("name-resident-possessive", "居民周敏的车被刮了", "居民周*的车被刮了", ()),
+    ("name-villager-and-id", "村民李四反映，身份证410802199001011234",
+     "村民李*反映，身份证410802********1234", ("410802199001011234",)),
+    ("name-en-my-name-is", "My name is John Smith and I live on 5th Ave", "My name is J*** S**** and I live on 5th Ave",
+     ()),
+    ("name-en-my-name-is-lower", "hi, my name is Maria Lopez.", "hi, my name is M**** L****.", ()),
+    ("name-en-mr", "Mr. Smith called twice about the noise", "Mr. S**** called twice about the noise", ()),
+    ("name-en-mrs-no-dot", "Mrs Johnson's dog barks all night", "Mrs J******'s dog barks all night", ()),
+    ("name-en-ms", "Ms. Chen reported a pothole", "Ms. C*** reported a pothole", ()),
+    ("name-en-apostrophe-surname", "Mr. O'Brien on the 3rd floor", "Mr. O****** on the 3rd floor", ()),
+    # Numbers spelled in Chinese numerals, seven or more together
+    ("cn-numerals-mobile", "电话一三八一二三四五六七八", "电话138****5678", ("13812345678",)),
+    ("cn-numerals-mobile-yao", "打幺三九幺二三四五六七八找我", "打139****5678找我", ("13912345678",)),
+    ("cn-numerals-mobile-ling", "手机：一五零一二三四五六七八", "手机：150****5678", ("15012345678",)),
+    ("cn-numerals-landline-label", "座机六六八八九九七", "座机*****97", ("6688997",)),
 ]
 
 # texts that must come back exactly as written
 KEPT = [
+    ("name-title-mister", "业主李先生反映电梯坏了"),
+    ("name-title-madam", "居民王女士投诉噪音"),
+    ("name-title-master", "村民张师傅反映路不通"),
+    ("name-place-village", "村民王庄村反映道路积水"),
+    ("name-no-cue", "市民反映路灯不亮"),
+    ("name-villagers-plural", "村民们反映小麦收购价低"),
+    ("name-en-drive-street", "Pothole on Elm Dr. Smith Street corner"),
+    ("name-en-mr-lowercase-word", "mr. fixit van parked on the curb"),
+    ("cn-numerals-short", "一二三四五六，一起来数数"),
+    ("cn-numerals-idiom", "三五成群，七上八下"),
+    ("cn-numerals-year", "二〇二四年五月"),
     ("work-order-13-digits", "工单号 2024052700123"),
     ("work-order-bianhao-colon", "工单编号：2024052700123"),
     ("work-order-letter-prefix", "工单编号：HZ2024052700123"),
@@ -430,3 +467,29 @@ def test_random_unicode_never_raises_and_digit_free_text_is_unchanged():
         assert isinstance(masked, str)
         if not any(ch.isdigit() for ch in text) and "@" not in text and "：" not in text and ":" not in text:
             assert masked == text
+
+
+TIER_TEXT = ("村民李四反映：电话13812345678，邮箱zhang.san@example.com，车牌豫H12345，"
+             "身份证410802199001011234，SSN 123-45-6789")
+
+
+def test_the_public_and_newsroom_tiers_mask_everything():
+    from dashboard.masking import NEWSROOM, PUBLIC
+    want = ("村民李*反映：电话138****5678，邮箱z***@example.com，车牌豫H*****，"
+            "身份证410802********1234，SSN ***-**-6789")
+    assert mask_text(TIER_TEXT, PUBLIC) == want
+    assert mask_text(TIER_TEXT, NEWSROOM) == want
+
+
+def test_the_manager_tier_keeps_contact_details_and_still_masks_id_numbers():
+    from dashboard.masking import MANAGER
+    want = ("村民李四反映：电话13812345678，邮箱zhang.san@example.com，车牌豫H12345，"
+            "身份证410802********1234，SSN ***-**-6789")
+    assert mask_text(TIER_TEXT, MANAGER) == want
+    assert contains_personal_data("电话13812345678", MANAGER) is False
+    assert contains_personal_data("身份证410802199001011234", MANAGER) is True
+
+
+def test_an_unknown_tier_is_refused():
+    with pytest.raises(ValueError, match="unknown masking tier 'reporter'"):
+        mask_text("13812345678", "reporter")
