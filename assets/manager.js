@@ -266,6 +266,8 @@
         tick();
         return;
       }
+      // Signed out meanwhile (or the user was removed): the page itself leads to the sign-in form.
+      if (xhr.status === 401) { window.location.reload(); return; }
       if (xhr.status !== 200 || !answer) { failed("server"); return; }
       page.applied = seq;
       if (answer.error === "store_unavailable") { failed("store"); return; }

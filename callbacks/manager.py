@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dash import ClientsideFunction, Input
-from flask import Response, request
+from flask import Response, g, request
 from plotly.utils import PlotlyJSONEncoder
 
 from dashboard import clock, manager_api
@@ -47,6 +47,8 @@ def register(app, data: ManagerData, profile: Profile, api_prefix: str = manager
     def manager_feed():
         try:
             body = feed(data, profile, request.args.to_dict(flat=False), api_prefix)
+            user = getattr(g, "user", None)
+            body["panels"][f"{mid.USER}.children"] = user.name if user else ""
         except FilterError as exc:
             return manager_api.error(400, "bad_parameter", str(exc))
         except StoreUnavailable:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import CivicwallError
 from .feeds.simulate import number_arg
+from .users import UserStore, users_path
 from .profiles import load_profile
 from .settings import Settings
 from .store import EmbeddedRedis, connect, die_with_parent, port_is_free, redact_url, translated
@@ -152,6 +153,9 @@ def main(args, settings: Settings) -> int:
         web.restart = True          # it could start, so a later death is worth a restart
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n"
               f"  and the manager view on {base}/manager/\n  (Ctrl-C stops everything)\n", flush=True)
+        if not UserStore(users_path(settings)).users():
+            print("  No one can sign in to the manager view yet; add someone with\n"
+                  "    .venv/bin/civicwall user add NAME --role manager\n", flush=True)
         while not stopping:
             if embedded and embedded.process and embedded.process.poll() is not None:
                 print("civicwall: the embedded redis-server died; restarting it", file=sys.stderr, flush=True)

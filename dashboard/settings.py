@@ -44,6 +44,8 @@ class Settings:
     feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
     playlist: str = field(default="", metadata={"doc": "Views a wall rotates through, as view:seconds,... (overview, districts, trends, stories); empty: the profile's [[playlist]]"})
     push: str = field(default="on", metadata={"doc": "on: screens get each new snapshot pushed (server-sent events), polling only as a fallback; off: screens poll"})
+    users_file: str = field(default="", metadata={"doc": "Users who may sign in to the manager page (civicwall user add); empty: <data_dir>/users.json"})
+    secret_key: str = field(default="", repr=False, metadata={"doc": "Key that signs sign-in cookies; empty: a random key kept in Redis and shared by every worker"})
 
     def __post_init__(self) -> None:
         checks = [

@@ -23,7 +23,7 @@ from flask import Response, request
 from callbacks.wall import FEED_PATH, register
 from layouts.wall import wall_layout
 
-from . import geo, manager_api, snapshot
+from . import auth, geo, manager_api, snapshot
 from .errors import SnapshotMissing, StoreUnavailable
 from .i18n import strings
 from .keys import Keys
@@ -31,6 +31,7 @@ from .manager import ManagerData
 from .profiles import load_profile
 from .settings import Settings
 from .store import connect, translated
+from .users import UserStore, users_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     managers = ManagerData(source.client, source.keys, profile)
     manager_api.register(app.server, managers)
     manager_app = _manager_app(app, profile, settings, managers)
+    auth.register(app.server, UserStore(users_path(settings)), source.client, source.keys, profile,
+                  settings.secret_key, {MANAGER_PATH: "manager"})
     _routes(app.server, source, profile.city)
     headers = security_headers(content_security_policy(app.csp_hashes() + manager_app.csp_hashes()))
     _security_headers(app.server, headers)
@@ -160,8 +163,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 # Each page loads only its own scripts and styles from assets/.
-MANAGER_ASSETS = r"^manager\."
-WALL_ASSETS = r"^(canvas|ticker|wall)\."
+MANAGER_ASSETS = r"^(manager|auth)\."
+WALL_ASSETS = r"^(canvas|ticker|wall|auth)\."
 
 
 def _manager_app(wall: dash.Dash, profile, settings: Settings, managers: ManagerData) -> dash.Dash:
@@ -192,8 +195,10 @@ def _register_page_scripts(app: dash.Dash) -> None:
     A browser asking a just-started worker for a dozen scripts at once therefore got 500s for some of
     them and stayed on "Loading..." for good, typically right after a restart. Serving the page once
     here, before any real request, completes that setup in every process that builds the app."""
+    from .auth import STARTUP
+
     with app.server.test_client() as c:
-        answer = c.get(app.config.requests_pathname_prefix)
+        answer = c.get(app.config.requests_pathname_prefix, environ_overrides={STARTUP: True})
     if answer.status_code != 200:
         raise RuntimeError(f"the wall's page could not be rendered at start-up (HTTP {answer.status_code})")
 

@@ -63,6 +63,10 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                 html.Span(id=mid.CLOCK, className="m-clock"),
                 html.Span(s["waiting"], id=mid.FRESHNESS, className="freshness is-missing"),
                 html.A(s["m_to_wall"], href=wall_url, className="m-link"),
+                html.Span(id=mid.USER, className="m-user"),
+                # A plain form: the session cookie is SameSite=Lax, so no other site can post it.
+                html.Form(action="/signout", method="post", className="m-signout",
+                          children=html.Button(s["m_sign_out"], type="submit", className="m-link m-sort")),
             ]),
         ]),
         html.Section(className="m-filters", children=[

@@ -5,6 +5,7 @@ CONFIG = "m-config"
 CLOCK = "m-clock"
 FRESHNESS = "m-freshness"
 ERROR = "m-error"
+USER = "m-user"
 
 PERIOD = "m-period"
 DISTRICT = "m-district"

@@ -17,6 +17,7 @@ port in a thread, takes the picture and stops everything it started.
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import tempfile
 import threading
@@ -33,6 +34,9 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
          "--window-size=1920,1080", "--force-device-scale-factor=1")
 HEADLINE = "#wall-kpi-received"
+# The manager page needs a sign-in: --self-contained adds this user to its own, temporary users file.
+SHOT_USER = "值班长"
+SHOT_PASSWORD = secrets.token_urlsafe(12)
 
 
 def _browser(width: int, height: int):
@@ -88,12 +92,17 @@ MANAGER_READY = (
     " && [...document.querySelectorAll('#m-dl-body .m-countdown')].every(c => c.textContent.length > 0);")
 
 
-def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "") -> Path:
+def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "",
+                    user: str = "", password: str = "") -> Path:
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = _browser(width, 1000)
     try:
         driver.get(url.rstrip("/") + "/manager/" + (f"?{query}" if query else ""))
+        if driver.find_elements("id", "auth-name"):          # the sign-in form first
+            driver.find_element("id", "auth-name").send_keys(user)
+            driver.find_element("id", "auth-password").send_keys(password)
+            driver.find_element("id", "auth-submit").click()
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
         # The whole page in one picture: the viewport as tall as the page, then wait for the graph to
         # settle at its new size.
@@ -147,13 +156,16 @@ def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator
     from dashboard.profiles import load_profile
     from dashboard.settings import Settings
     from dashboard.store import EmbeddedRedis, connect
+    from dashboard.users import UserStore
     from dashboard.web import create_app
 
     with tempfile.TemporaryDirectory(prefix="civicwall-shot-") as tmp:
         redis_server = EmbeddedRedis(Path(tmp), persist=False).start()
         http = None
         try:
-            settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name, push="off")  # WSGI server: polls
+            settings = Settings.from_env(redis_url=redis_server.url, profile=profile_name, push="off",  # WSGI: polls
+                                         users_file=str(Path(tmp) / "users.json"))
+            UserStore(settings.users_file).add(SHOT_USER, "manager", SHOT_PASSWORD)
             profile = load_profile(settings.profile)
             client = connect(settings.redis_url)
             print(_backfill(client, profile, settings, at), flush=True)
@@ -177,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", metavar="HH:MM",
                         help="with --self-contained: pin the wall's clock to the latest past HH:MM in the city")
     parser.add_argument("--page", choices=("wall", "manager"), default="wall", help="page to capture (default wall)")
+    parser.add_argument("--user", default="", help="--page manager on a running server: sign in as this user "
+                        "(the password is read from standard input)")
     parser.add_argument("--query", default="", help="the manager page's address parameters, e.g. league_by=district")
     parser.add_argument("--view", default="overview", help="view of the wall's playlist to capture (default overview)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
@@ -185,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def take(url: str) -> None:
         if args.page == "manager":
-            capture_manager(url, output, args.timeout, query=args.query)
+            user, password = (SHOT_USER, SHOT_PASSWORD) if args.self_contained else (args.user, sys.stdin.readline().strip())
+            capture_manager(url, output, args.timeout, query=args.query, user=user, password=password)
         else:
             capture(url, output, args.timeout, args.view)
 

@@ -72,9 +72,11 @@ def client(redis_url):
 
 
 @pytest.fixture
-def settings(redis_url):
-    # One view for an hour: a screen under test does not rotate unless the test asks it to.
-    return Settings(redis_url=redis_url, block_ms=100, claim_idle_ms=1000, playlist="overview:3600")
+def settings(redis_url, tmp_path):
+    # One view for an hour: a screen under test does not rotate unless the test asks it to. Users who
+    # may sign in live in the test's own folder.
+    return Settings(redis_url=redis_url, block_ms=100, claim_idle_ms=1000, playlist="overview:3600",
+                    users_file=str(tmp_path / "users.json"))
 
 
 @pytest.fixture(scope="session")

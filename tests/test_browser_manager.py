@@ -21,6 +21,7 @@ from dashboard import clock
 from dashboard.aggregator import Aggregator
 from dashboard.feeds.nyc311 import load_events
 from dashboard.keys import Keys
+from dashboard.users import UserStore
 from dashboard.web import create_app
 from layouts import manager_ids as mid
 
@@ -44,12 +45,22 @@ def raw(client, nyc, settings):
     return nyc_raw(NYC_CSV, THEN)
 
 
+def sign_in(dash_duo, settings, path: str, name: str = "wang", password: str = "correct horse") -> None:
+    """Open ``path`` (under /manager/) signed out: the sign-in form comes first, then the page asked for."""
+    UserStore(settings.users_file).add(name, "manager", password)
+    dash_duo.driver.get(f"{dash_duo.server_url}{path}")
+    dash_duo.wait_for_element("#auth-name").send_keys(name)
+    dash_duo.find_element("#auth-password").send_keys(password)
+    dash_duo.find_element("#auth-submit").click()
+    until(lambda: urlsplit(dash_duo.driver.current_url).path == "/manager/", timeout=10)
+
+
 def page(dash_duo, settings, query: str = "", **changes):
     app = create_app(settings.with_(profile="nyc", push="off", **changes))
     dash_duo.start_server(app)
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 1600, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-    dash_duo.driver.get(f"{dash_duo.server_url}/manager/{query}")
+    sign_in(dash_duo, settings, f"/manager/{query}")
     return app
 
 
@@ -284,7 +295,7 @@ def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_masked_tex
     app = create_app(settings.with_(profile="jiaozuo", push="off"))
     dash_duo.start_server(app)
     # An address with a slip, and districts by their short names: reasons in the page's language.
-    dash_duo.driver.get(f"{dash_duo.server_url}/manager/?perod=1&district=温县&district=解放")
+    sign_in(dash_duo, settings, "/manager/?perod=1&district=温县&district=解放")
     dash_duo.wait_for_contains_text(f"#{mid.ERROR}", "地址中有无法识别的部分，已按默认值显示：未知参数 'perod'")
     dash_duo.wait_for_contains_text(f"#{mid.DISTRICT}", "已选 2 项")
     picked = {e["request_id"] for e in events if e["type"] == "created" and e["district"] in ("温县", "解放区")}
@@ -309,7 +320,15 @@ def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_masked_tex
     href = dash_duo.find_element(f"#{mid.DL_CSV}").get_attribute("href")
     with urllib.request.urlopen(href) as answer:
         assert PHONE not in answer.read().decode("utf-8-sig")
-    with urllib.request.urlopen(f"{dash_duo.server_url}/manager/feed?state=overdue,due_soon,on_track") as answer:
+    cookie = dash_duo.driver.get_cookie("civicwall_session")["value"]      # the feed needs the sign-in
+    feed = urllib.request.Request(f"{dash_duo.server_url}/manager/feed?state=overdue,due_soon,on_track",
+                                  headers={"Cookie": f"civicwall_session={cookie}"})
+    with urllib.request.urlopen(feed) as answer:
         assert PHONE not in answer.read().decode("utf-8")
+    # Signing out closes the page: the next refresh or reload leads to the sign-in form.
+    dash_duo.find_element(".m-signout button").click()
+    dash_duo.wait_for_element("#auth-name")
+    dash_duo.driver.get(f"{dash_duo.server_url}/manager/")
+    dash_duo.wait_for_element("#auth-name")
     assert dash_duo.get_logs() == []
     _quiesce(dash_duo)

@@ -16,6 +16,7 @@ from dashboard.aggregator import Aggregator
 from dashboard.feeds.nyc311 import load_events
 from dashboard.keys import Keys
 from dashboard.settings import Settings
+from dashboard.users import UserStore
 from dashboard.web import create_app
 
 from .conftest import NYC_CSV, require_file, xadd_all
@@ -38,8 +39,13 @@ def replayed(client, nyc, redis_url):
 
 
 @pytest.fixture
-def web(redis_url):
-    return create_app(Settings(redis_url=redis_url, profile="nyc")).server.test_client()
+def web(redis_url, tmp_path):
+    """The app's test client, signed in as a manager (the page's feed needs it; the API does not)."""
+    users = tmp_path / "users.json"
+    UserStore(users).add("wang", "manager", "correct horse")
+    web = create_app(Settings(redis_url=redis_url, profile="nyc", users_file=str(users))).server.test_client()
+    assert web.post("/signin", data={"name": "wang", "password": "correct horse"}).status_code == 303
+    return web
 
 
 def test_the_summary_matches_pandas_and_follows_filters(replayed, web):
