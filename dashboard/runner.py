@@ -153,9 +153,11 @@ def main(args, settings: Settings) -> int:
         web.restart = True          # it could start, so a later death is worth a restart
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n"
               f"  and the manager view on {base}/manager/\n  (Ctrl-C stops everything)\n", flush=True)
-        if not UserStore(users_path(settings)).users():
+        users = users_path(settings)
+        if not UserStore(users).users():
+            where = "" if users == Path(".run") / "users.json" else f"CIVICWALL_USERS_FILE={users} "
             print("  No one can sign in to the manager view yet; add someone with\n"
-                  "    .venv/bin/civicwall user add NAME --role manager\n", flush=True)
+                  f"    {where}.venv/bin/civicwall user add NAME --role manager\n", flush=True)
         while not stopping:
             if embedded and embedded.process and embedded.process.poll() is not None:
                 print("civicwall: the embedded redis-server died; restarting it", file=sys.stderr, flush=True)
