@@ -70,7 +70,7 @@ Masked
     roles 来电人/反映人/投诉人/申请人/求助人/当事人/联系人 (also without a colon) followed by a common
     surname and one or two more characters, up to punctuation, the end or a verb such as 反映/投诉/
     称/表示/来电; and 居民/村民/市民/网友/家长/群众/租户/患者 followed by such a name and one of those
-    verbs (or 家/的). The surname is kept: ``村民李四反映`` → ``村民李*反映``. A surname with a courtesy
+    verbs (or 家/的), punctuation or the end. The surname is kept: ``村民李四反映`` → ``村民李*反映``. A surname with a courtesy
     title (``张先生``, ``王女士``, ``李师傅``) is not a name, and neither is anything ending like a
     place (``王庄村``). In English: ``my name is`` followed by one to three capitalised words, and
     ``Mr``/``Mrs``/``Ms``/``Miss`` (with or without the dot) before a capitalised surname
@@ -346,7 +346,8 @@ def _mask_running_name(m: re.Match[str]) -> str | None:
 _rule(rf"""(?:我叫|名叫|本人|户主|业主|来电人|反映人|投诉人|申请人|求助人|当事人|联系人)[ \t]*[:：]?[ \t]*{_NAME}
           (?=(?:{_NAME_VERBS})|[，,。.;；、！!？?\s（(：:0-9+]|$)""", _mask_running_name, "name", digits=0,
       words=("我叫", "名叫", "本人", "户主", "业主", "人"), kind="name")
-_rule(rf"(?:居民|村民|市民|网友|家长|群众|租户|患者){_NAME}(?=(?:{_NAME_VERBS}))", _mask_running_name, "name",
+_rule(rf"""(?:居民|村民|市民|网友|家长|群众|租户|患者){_NAME}
+          (?=(?:{_NAME_VERBS})|[，,。.;；、！!？?\s（(：:0-9+]|$)""", _mask_running_name, "name",
       digits=0, words=("居民", "村民", "市民", "网友", "家长", "群众", "租户", "患者"), kind="name")
 _WORD = r"[A-Z][a-z]*(?:['’-][A-Z][a-z]+)*"   # Smith, O'Brien, Lopez-Diaz; not the 's of a possessive
 _rule(rf"""(?i:(?<![a-z])my[ ]+name[ ]+is)[ ]+(?P<name>{_WORD}(?:[ ]{_WORD}){{0,2}})""",
