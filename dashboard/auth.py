@@ -74,20 +74,24 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
     except StoreUnavailable:
         log.warning("auth.key_unavailable")
 
-    def keyless() -> bool:
-        return isinstance(session._get_current_object(), NullSession)
+    def not_ready() -> Response | None:
+        """The answer to give instead when sessions cannot work for this request yet, else None."""
+        try:
+            ensure_key()
+        except StoreUnavailable:
+            return _text(503, s["auth_unavailable"])
+        if isinstance(session._get_current_object(), NullSession):
+            return redirect(request.full_path, code=307)
+        return None
 
     @server.before_request
     def guard():
         page = next((p for prefix, p in protected.items() if request.path.startswith(prefix)), None)
         if page is None or request.environ.get(STARTUP):
             return None
-        try:
-            ensure_key()
-        except StoreUnavailable:
-            return _text(503, s["auth_unavailable"])
-        if keyless():
-            return redirect(request.full_path, code=307)
+        early = not_ready()
+        if early is not None:
+            return early
         user = current_user()
         if user is not None and user.may(page):
             g.user = user
@@ -100,12 +104,9 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
 
     @server.route("/signin", methods=["GET", "POST"])
     def signin():
-        try:
-            ensure_key()
-        except StoreUnavailable:
-            return _text(503, s["auth_unavailable"])
-        if keyless():
-            return redirect(request.full_path, code=307)
+        early = not_ready()
+        if early is not None:
+            return early
         target = _local(request.values.get("next", ""))
         if request.method == "GET":
             return _form(s, profile, target, "")
