@@ -3,7 +3,47 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+
+@contextmanager
+def history_store(profile, clock_at: float):
+    """An embedded Redis with an aggregator ready on the profile's stream and the wall's clock stopped
+    at ``clock_at``: ``settings``, ``client``, ``keys``, ``agg``. Stopped on the way out."""
+    from dashboard import clock
+    from dashboard.aggregator import Aggregator
+    from dashboard.keys import Keys
+    from dashboard.settings import Settings
+    from dashboard.store import EmbeddedRedis, connect
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp), persist=False).start()
+        try:
+            settings = Settings(redis_url=server.url, batch=2000)
+            client = connect(server.url)
+            keys = Keys(profile.city)
+            agg = Aggregator(client, profile, settings, consumer="bench")
+            agg.ensure_group()
+            clock.set_replay(client, keys, clock_at, speed=0)
+            yield SimpleNamespace(settings=settings, client=client, keys=keys, agg=agg)
+        finally:
+            server.stop()
+
+
+def xadd_all(client, stream: str, events, every: int = 5000) -> int:
+    """Write ``events`` to ``stream`` in pipelines of ``every``; how many were written."""
+    pipe = client.pipeline(transaction=False)
+    n = 0
+    for n, e in enumerate(events, 1):
+        pipe.xadd(stream, e)
+        if n % every == 0:
+            pipe.execute()
+    pipe.execute()
+    return n
 
 
 def percentile(values, q: float) -> float:

@@ -26,7 +26,6 @@ import gc
 import random
 import resource
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,14 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callbacks import manager as page  # noqa: E402
-from dashboard import clock, manager_api  # noqa: E402
-from dashboard.aggregator import Aggregator  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
+from dashboard import manager_api  # noqa: E402
 from dashboard.manager import FactsTable, Filters, ManagerData  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import EmbeddedRedis, connect  # noqa: E402
-from _common import percentile, timed  # noqa: E402  (bench/ is this script's own folder)
+from _common import history_store, percentile, timed, xadd_all  # noqa: E402  (bench/ is this script's own folder)
 
 SIZES = [10_000, 100_000, 1_000_000]
 UNITS = 300
@@ -90,66 +85,52 @@ def main() -> int:
     end = datetime.now(profile.tz).replace(microsecond=0)
     rng = random.Random(1)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp), persist=False).start()
-        try:
-            settings = Settings(redis_url=server.url, batch=2000)
-            client = connect(server.url)
-            keys = Keys(profile.city)
-            agg = Aggregator(client, profile, settings, consumer="bench")
-            agg.ensure_group()
-            clock.set_replay(client, keys, end.timestamp(), speed=0)
-            loaded, extra = 0, 0
-            for size in sizes:
-                while loaded < size:
-                    n = min(CHUNK, size - loaded)
-                    pipe = client.pipeline(transaction=False)
-                    for k, e in enumerate(events(profile, loaded, n, end, rng), 1):
-                        pipe.xadd(keys.stream, e)
-                        if k % 5000 == 0:
-                            pipe.execute()
-                    pipe.execute()
-                    agg.run_until_idle()
-                    client.xtrim(keys.stream, maxlen=1000, approximate=False)
-                    loaded += n
-                print(f"{size:,} appeals applied", file=sys.stderr, flush=True)
+    with history_store(profile, end.timestamp()) as store:
+        client, keys, agg = store.client, store.keys, store.agg
+        loaded, extra = 0, 0
+        for size in sizes:
+            while loaded < size:
+                n = min(CHUNK, size - loaded)
+                xadd_all(client, keys.stream, events(profile, loaded, n, end, rng))
+                agg.run_until_idle()
+                client.xtrim(keys.stream, maxlen=1000, approximate=False)
+                loaded += n
+            print(f"{size:,} appeals applied", file=sys.stderr, flush=True)
 
-                gc.collect()
-                before = rss_mib()
-                table = FactsTable(lambda: client, keys, profile.tz)
+            gc.collect()
+            before = rss_mib()
+            table = FactsTable(lambda: client, keys, profile.tz)
+            t = time.perf_counter()
+            frame = table.frame(end.timestamp())
+            load_s = time.perf_counter() - t
+            frame_mib = frame.memory_usage(deep=True).sum() / 2**20
+            rss = rss_mib() - before
+            assert len(frame) >= size, (len(frame), size)
+            idle = timed(lambda: table.frame(end.timestamp()), 50)
+
+            def hundred_new():
+                nonlocal extra
+                for e in events(profile, 10_000_000 + extra, 40, end, rng):
+                    client.xadd(keys.stream, e)
+                extra += 40
+                agg.run_until_idle()
                 t = time.perf_counter()
-                frame = table.frame(end.timestamp())
-                load_s = time.perf_counter() - t
-                frame_mib = frame.memory_usage(deep=True).sum() / 2**20
-                rss = rss_mib() - before
-                assert len(frame) >= size, (len(frame), size)
-                idle = timed(lambda: table.frame(end.timestamp()), 50)
+                table.frame(end.timestamp())
+                return (time.perf_counter() - t) * 1000
 
-                def hundred_new():
-                    nonlocal extra
-                    for e in events(profile, 10_000_000 + extra, 40, end, rng):
-                        client.xadd(keys.stream, e)
-                    extra += 40
-                    agg.run_until_idle()
-                    t = time.perf_counter()
-                    table.frame(end.timestamp())
-                    return (time.perf_counter() - t) * 1000
+            follow = [hundred_new() for _ in range(10)]
 
-                follow = [hundred_new() for _ in range(10)]
-
-                data = ManagerData(lambda: client, keys, profile, reuse_s=0)
-                data.table = table
-                repeat = repeat_arg or (40 if size <= 100_000 else 10)
-                default = timed(lambda: page.feed(data, profile, {}, manager_api.PREFIX), repeat)
-                heavy_args = {"period": ["30d"], "times_by": ["unit"], "league_by": ["unit"]}
-                heavy = timed(lambda: page.feed(data, profile, heavy_args, manager_api.PREFIX), repeat)
-                league = timed(lambda: data.answer("league", Filters(period="30d"), by="unit",
-                                                   rank_by="on_time_rate"), repeat)
-                rows.append((len(frame), load_s, frame_mib, rss, percentile(idle, 0.5), percentile(follow, 0.5),
-                             percentile(default, 0.5), percentile(default, 0.95), percentile(heavy, 0.5),
-                             percentile(heavy, 0.95), percentile(league, 0.5)))
-        finally:
-            server.stop()
+            data = ManagerData(lambda: client, keys, profile, reuse_s=0)
+            data.table = table
+            repeat = repeat_arg or (40 if size <= 100_000 else 10)
+            default = timed(lambda: page.feed(data, profile, {}, manager_api.PREFIX), repeat)
+            heavy_args = {"period": ["30d"], "times_by": ["unit"], "league_by": ["unit"]}
+            heavy = timed(lambda: page.feed(data, profile, heavy_args, manager_api.PREFIX), repeat)
+            league = timed(lambda: data.answer("league", Filters(period="30d"), by="unit",
+                                               rank_by="on_time_rate"), repeat)
+            rows.append((len(frame), load_s, frame_mib, rss, percentile(idle, 0.5), percentile(follow, 0.5),
+                         percentile(default, 0.5), percentile(default, 0.95), percentile(heavy, 0.5),
+                         percentile(heavy, 0.95), percentile(league, 0.5)))
     base = rows[0]
     print(f"{'appeals held':>13} {'load':>8} {'table MiB':>10} {'RSS MiB':>8} {'idle follow':>12} {'+100 events':>12} "
           f"{'page p50':>10} {'p95':>9} {'30d/unit p50':>13} {'p95':>9} {'ratio':>6} {'league p50':>11}")

@@ -19,10 +19,8 @@ its latest thirtieth as the appeals are applied, so Redis holds the state, not 2
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,14 +31,10 @@ import pandas as pd  # noqa: E402
 
 import callbacks.wall as wall_module  # noqa: E402
 from callbacks.wall import WallFeed  # noqa: E402
-from dashboard import clock, figures, geo, snapshot  # noqa: E402
+from dashboard import figures, geo, snapshot  # noqa: E402
 from dashboard.web import SnapshotSource  # noqa: E402
-from dashboard.aggregator import Aggregator  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import EmbeddedRedis, connect  # noqa: E402
-from _common import percentile, timed  # noqa: E402  (bench/ is this script's own folder)
+from _common import history_store, percentile, timed, xadd_all  # noqa: E402  (bench/ is this script's own folder)
 
 SIZES = [10_000, 100_000, 1_000_000]
 REPEAT = 200
@@ -87,70 +81,55 @@ def main() -> int:
     end = datetime.now(profile.tz).replace(microsecond=0)
     rng = random.Random(1)
     geometry = geo.map_geometry(geo.boundaries(profile))
-    with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp), persist=False).start()
-        try:
-            settings = Settings(redis_url=server.url, batch=2000)
-            client = connect(server.url)
-            keys = Keys(profile.city)
-            agg = Aggregator(client, profile, settings, consumer="bench")
-            agg.ensure_group()
-            clock.set_replay(client, keys, end.timestamp(), speed=0)
-            source = SnapshotSource(settings, keys)
-            source.REUSE_S = 0                      # every refresh reads Redis, as the first one does
-            # A plain function has no shared render cache: every version is drawn here (worst case).
-            feed = WallFeed(lambda: source(), profile, settings, geometry)
-            loaded, written, rows = 0, 0, []
-            for size in sizes:
-                applying = 0.0
-                while loaded < size:
-                    # In chunks, so that ten million appeals never sit in this process's memory.
-                    n = min(CHUNK, size - loaded)
-                    pipe = client.pipeline(transaction=False)
-                    for k, e in enumerate(events(profile, loaded, n, end, rng), 1):
-                        pipe.xadd(keys.stream, e)
-                        written += 1
-                        if k % 5000 == 0:
-                            pipe.execute()
-                    pipe.execute()
-                    t = time.perf_counter()
-                    agg.run_until_idle()
-                    applying += time.perf_counter() - t
-                    loaded += n
-                    # Every entry is applied and acknowledged: the stream keeps only the latest
-                    # thirtieth, as much as the textbook approach reads, so memory holds the state.
-                    client.xtrim(keys.stream, maxlen=written // 30, approximate=False)
-                ingest = (written - sum(r[-1] for r in rows)) / applying
-                # In a live stream the latest day of entries is the day's events; this history spans
-                # 30 days, so the textbook reads the latest thirtieth of the stream.
-                day_entries = written // 30
-                have = feed.answer("__all__", "")[1].split('"prints":"')[1].split('"')[0]
+    with history_store(profile, end.timestamp()) as store:
+        settings, client, keys, agg = store.settings, store.client, store.keys, store.agg
+        source = SnapshotSource(settings, keys)
+        source.REUSE_S = 0                      # every refresh reads Redis, as the first one does
+        # A plain function has no shared render cache: every version is drawn here (worst case).
+        feed = WallFeed(lambda: source(), profile, settings, geometry)
+        loaded, written, rows = 0, 0, []
+        for size in sizes:
+            applying = 0.0
+            while loaded < size:
+                # In chunks, so that ten million appeals never sit in this process's memory.
+                n = min(CHUNK, size - loaded)
+                written += xadd_all(client, keys.stream, events(profile, loaded, n, end, rng))
+                t = time.perf_counter()
+                agg.run_until_idle()
+                applying += time.perf_counter() - t
+                loaded += n
+                # Every entry is applied and acknowledged: the stream keeps only the latest
+                # thirtieth, as much as the textbook approach reads, so memory holds the state.
+                client.xtrim(keys.stream, maxlen=written // 30, approximate=False)
+            ingest = (written - sum(r[-1] for r in rows)) / applying
+            # In a live stream the latest day of entries is the day's events; this history spans
+            # 30 days, so the textbook reads the latest thirtieth of the stream.
+            day_entries = written // 30
+            have = feed.answer("__all__", "")[1].split('"prints":"')[1].split('"')[0]
 
-                def refresh():
-                    feed._rendered.clear()          # draw the panels: the cost of a new version
-                    feed._answers.clear()
-                    code, _ = feed.answer("__all__", have)
-                    assert code == 200
+            def refresh():
+                feed._rendered.clear()          # draw the panels: the cost of a new version
+                feed._answers.clear()
+                code, _ = feed.answer("__all__", have)
+                assert code == 200
 
-                served = timed(refresh, REPEAT)
+            served = timed(refresh, REPEAT)
 
-                def cold_refresh():
-                    for cache in (wall_module._ticker_row_json, wall_module._case_card_json, figures._fill,
-                                  figures.ink_for):
-                        cache.cache_clear()
-                    refresh()
+            def cold_refresh():
+                for cache in (wall_module._ticker_row_json, wall_module._case_card_json, figures._fill,
+                              figures.ink_for):
+                    cache.cache_clear()
+                refresh()
 
-                cold = timed(cold_refresh, REPEAT)
-                build = timed(lambda: snapshot.build(client, keys, profile), repeat=100)
-                textbook = timed(lambda: textbook_refresh(client, keys, day_entries), repeat=5)
-                memory = client.info("memory")["used_memory"]
-                stream_bytes = client.memory_usage(keys.stream, samples=1000) or 0
-                rows.append((size, percentile(served, 0.5), percentile(served, 0.95), percentile(cold, 0.95),
-                             percentile(build, 0.5),
-                             percentile(build, 0.95), percentile(textbook, 0.5), day_entries, ingest,
-                             memory, stream_bytes, written - sum(r[-1] for r in rows)))
-        finally:
-            server.stop()
+            cold = timed(cold_refresh, REPEAT)
+            build = timed(lambda: snapshot.build(client, keys, profile), repeat=100)
+            textbook = timed(lambda: textbook_refresh(client, keys, day_entries), repeat=5)
+            memory = client.info("memory")["used_memory"]
+            stream_bytes = client.memory_usage(keys.stream, samples=1000) or 0
+            rows.append((size, percentile(served, 0.5), percentile(served, 0.95), percentile(cold, 0.95),
+                         percentile(build, 0.5),
+                         percentile(build, 0.95), percentile(textbook, 0.5), day_entries, ingest,
+                         memory, stream_bytes, written - sum(r[-1] for r in rows)))
     base = rows[0]
     print(f"{'appeals':>10} {'refresh p50':>12} {'p95':>9} {'ratio':>6} {'cold p95':>9} {'build p50':>10} {'p95':>9} "
           f"{'textbook p50':>13} {'(entries)':>10} {'textbook/refresh':>17} {'ingest':>12} "

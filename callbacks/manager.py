@@ -25,7 +25,7 @@ from dash import ClientsideFunction, Input
 from flask import Response, g, request
 from plotly.utils import PlotlyJSONEncoder
 
-from dashboard import clock, manager_api
+from dashboard import manager_api
 from dashboard.errors import StoreUnavailable
 from dashboard.manager import DIMENSIONS, FilterError, Filters, ManagerData
 from dashboard.profiles import Profile
@@ -94,13 +94,13 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
         raise FilterError(f"order: {order[:20]!r} is not asc or desc")
     times_by, league_by, rank_by = _one(args, "times_by"), _one(args, "league_by"), _one(args, "rank_by")
 
-    moment, mode, rate = clock.reading(data.client(), data.keys)
-    summary = data.answer("summary", filters)
-    deadlines = data.answer("deadlines", filters, states=states, sort=sort, descending=order == "desc",
+    now = data.current()                      # one clock read and one table refresh for every panel
+    summary = data.answer("summary", filters, now)
+    deadlines = data.answer("deadlines", filters, now, states=states, sort=sort, descending=order == "desc",
                             limit=ROWS_SHOWN)
-    times = data.answer("times", filters, by=times_by)
-    league = data.answer("league", filters, by=league_by, rank_by=rank_by)
-    held = data.answer("options", Filters())
+    times = data.answer("times", filters, now, by=times_by)
+    league = data.answer("league", filters, now, by=league_by, rank_by=rank_by)
+    held = data.answer("options", Filters(), now)
     options = views.options_for(held, filters, profile)
     # Values chosen that no appeal held has: kept (a quiet unit shows zeros), but worth a word.
     unheld = [[name, v] for name in ("category", "channel", "unit") for v in getattr(filters, name)
@@ -121,12 +121,13 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
         f"{mid.TIMES_CSV}.href": f"{api_prefix}/times?{urlencode(base + [('by', times_by), ('format', 'csv')])}",
         f"{mid.LEAGUE_CSV}.href": f"{api_prefix}/league?"
                                   f"{urlencode(base + [('by', league_by), ('rank_by', rank_by), ('format', 'csv')])}",
+        f"{mid.DL_BODY}.children": views.deadline_rows(deadlines, profile),
+        f"{mid.DL_COUNT}.children": views.deadline_count(deadlines, profile),
         **{f"{getattr(mid, name.upper())}.options": values for name, values in options.items()},
     }
-    panels[f"{mid.DL_BODY}.children"] = views.deadline_rows(deadlines, profile)
-    panels[f"{mid.DL_COUNT}.children"] = views.deadline_count(deadlines, profile)
     return {
-        "status": {"as_of": datetime.fromtimestamp(moment, profile.tz).isoformat(timespec="seconds"), "as_of_ts": moment, "mode": mode, "rate": rate,
-                   "checked_at": time.time(), "window": summary["window"], "unheld": unheld},
+        "status": {"as_of": datetime.fromtimestamp(now.at, profile.tz).isoformat(timespec="seconds"),
+                   "as_of_ts": now.at, "mode": now.mode, "rate": now.rate, "checked_at": time.time(),
+                   "window": summary["window"], "unheld": unheld},
         "panels": panels,
     }

@@ -480,6 +480,14 @@ def titles_reader(client, keys: Keys) -> Callable[[list[str]], dict[str, str]]:
     return read
 
 
+@dataclass(frozen=True)
+class Current:
+    at: float               # the wall's clock (the replay's during a replay)
+    mode: str               # "live" or "replay"
+    rate: float             # clock seconds per real second
+    frame: pd.DataFrame
+
+
 @dataclass
 class ManagerData:
     """What the manager page and API share in one worker: the table, the clock and a short cache of
@@ -497,17 +505,20 @@ class ManagerData:
     def __post_init__(self):
         self.table = FactsTable(self.client, self.keys, self.profile.tz)
 
-    def now(self) -> float:
-        return clock.now(self.client(), self.keys)[0]
+    def current(self) -> Current:
+        """The clock and the table as they are now: one clock read and one look at the change feed.
+        A page refresh takes this once and passes it to each of its answers."""
+        now, mode, rate = clock.reading(self.client(), self.keys)
+        return Current(now, mode, rate, self.table.frame(now))
 
-    def answer(self, kind: str, filters: Filters, **params) -> dict[str, Any]:
+    def answer(self, kind: str, filters: Filters, current: Current | None = None, **params) -> dict[str, Any]:
         key = (kind, filters, tuple(sorted(params.items())))
         hit = self._cache.get(key)
         moment = time.monotonic()
         if hit is not None and moment - hit[0] < self.reuse_s:
             return hit[1]
-        now = self.now()
-        frame = self.table.frame(now)
+        current = current or self.current()
+        now, frame = current.at, current.frame
         if kind == "summary":
             value = summary(frame, filters, now, self.profile)
         elif kind == "deadlines":

@@ -18,7 +18,6 @@ from . import manager_ids as mid
 from .manager_panels import BY_KEYS, RANK_KEYS, STATE_KEYS
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
-SORTS = ("deadline", "age", "category", "district", "unit")
 FRESHNESS_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "server_stale_since",
                   "server_unreachable", "waiting", "replay", "m_overrun", "m_error", "m_bad_address",
                   "m_refused", "m_bad_unknown", "m_bad_value", "m_bad_one", "m_bad_district", "m_bad_long",
