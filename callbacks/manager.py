@@ -28,6 +28,7 @@ from plotly.utils import PlotlyJSONEncoder
 from dashboard import manager_api
 from dashboard.errors import StoreUnavailable
 from dashboard.manager import DIMENSIONS, FilterError, Filters, ManagerData
+from dashboard.masking import MANAGER
 from dashboard.profiles import Profile
 from layouts import manager_panels as views
 from layouts import manager_ids as mid
@@ -96,8 +97,9 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
 
     now = data.current()                      # one clock read and one table refresh for every panel
     summary = data.answer("summary", filters, now)
+    # The page is signed in: its titles are masked for the manager tier (docs/security.md).
     deadlines = data.answer("deadlines", filters, now, states=states, sort=sort, descending=order == "desc",
-                            limit=ROWS_SHOWN)
+                            limit=ROWS_SHOWN, tier=MANAGER)
     times = data.answer("times", filters, now, by=times_by)
     league = data.answer("league", filters, now, by=league_by, rank_by=rank_by)
     held = data.answer("options", Filters(), now)

@@ -96,6 +96,8 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
         if user is not None and user.may(page):
             g.user = user
             return None
+        if user is not None:
+            return _text(403, s["auth_forbidden"].format(user=user.name, role=user.role))
         if request.method == "GET" and request.path in protected and not request.headers.get("X-Requested-With"):
             target = request.full_path if request.query_string else request.path
             return redirect("/signin?next=" + quote(target, safe=""), code=303)

@@ -105,3 +105,11 @@ class Keys:
     @property
     def recent_resolved(self) -> str:
         return self.prefix + "recent:res"
+
+    @property
+    def taken(self) -> str:
+        return self.prefix + "taken"         # hash: request id -> {"by": user, "at": epoch s}, newsroom marks
+
+    @property
+    def taken_log(self) -> str:
+        return self.prefix + "taken:log"     # stream: every take and release, with its user

@@ -31,7 +31,7 @@ from .deadlines import DUE_SOON, ON_TRACK, OVERDUE
 from .errors import CivicwallError
 from .keys import Keys
 from .manager_table import LABELS, FactsTable
-from .masking import mask_text
+from .masking import PUBLIC, mask_text
 from .profiles import Profile, normalise_name
 from .store import translated
 
@@ -299,9 +299,11 @@ DEADLINE_SORTS = {"deadline": ("dl", True), "age": ("c", False), "category": ("c
 
 def deadline_list(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile, *,
                   states: Iterable[str] = (OVERDUE, DUE_SOON), sort: str = "deadline", descending: bool = False,
-                  limit: int = 500, titles: Callable[[list[str]], dict[str, str]] | None = None) -> dict[str, Any]:
+                  limit: int = 500, titles: Callable[[list[str]], dict[str, str]] | None = None,
+                  tier: str = PUBLIC) -> dict[str, Any]:
     """Open appeals in the chosen deadline states, at most ``limit``, with counts of every state.
-    ``titles`` maps request ids to their (raw) titles; they are masked here."""
+    ``titles`` maps request ids to their (raw) titles; they are masked here for ``tier`` (the open API
+    serves the public tier, the signed-in manager page the manager tier)."""
     chosen = tuple(states)
     for s in chosen:
         if s not in STATES:
@@ -341,7 +343,7 @@ def deadline_list(frame: pd.DataFrame, filters: Filters, now: float, profile: Pr
             "district_name": names.get(row.district, row.district),
             "channel": row.channel,
             "unit": row.unit,
-            "title": mask_text(raw_titles.get(rid, "")[:400])[:200],
+            "title": mask_text(raw_titles.get(rid, "")[:400], tier)[:200],
         })
     return {"city": profile.city, "as_of": _iso(now, profile.tz), "as_of_ts": now, "timezone": profile.timezone,
             "filters": filters.as_dict(), "due_soon_hours": profile.manager.due_soon_hours,

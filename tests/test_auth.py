@@ -92,7 +92,9 @@ def test_the_page_and_its_feed_need_a_signed_in_manager(web):
 
 def test_a_newsroom_user_may_not_open_the_manager_page(web):
     assert sign_in(web, "li").status_code == 303
-    assert web.get("/manager/feed").status_code == 401
+    assert web.get("/manager/feed").status_code == 403
+    page = web.get("/manager/")
+    assert page.status_code == 403 and "li (newsroom)" in page.get_data(as_text=True)
 
 
 def test_wrong_passwords_get_nowhere_and_lock_the_name_after_ten(web):

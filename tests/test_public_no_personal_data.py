@@ -1,9 +1,11 @@
-"""No answer a browser or another system can get without a sign-in, nor the signed-in manager page
-(public tier), carries a citizen's phone number, ID number, e-mail address, plate or name as written.
+"""No answer a browser or another system can get without a sign-in, nor the signed-in newsroom page,
+carries a citizen's phone number, ID number, e-mail address, plate or name as written; the signed-in
+manager page shows the manager tier (phone numbers, names and plates, to call a citizen back) and still
+never an ID number.
 
 Appeals whose titles, texts and replies carry each kind of personal data go through the real
-aggregator; then every public page, API answer and CSV file, and the manager page's feed, is fetched
-and searched for the raw values (and for any seven-digit run of the numbers)."""
+aggregator; then every public page, API answer and CSV file, and the newsroom and manager pages'
+feeds, are fetched and searched for the raw values (and for any seven-digit run of the numbers)."""
 
 from __future__ import annotations
 
@@ -36,19 +38,22 @@ def loaded(client, settings, jiaozuo):
     events = []
     for i, (title, text) in enumerate([
         (f"村民{NAME}反映路灯坏了，电话{PHONE}", f"身份证{ID_NUMBER}，邮箱{EMAIL}"),
-        (f"车牌{PLATE}占道", f"打{SPELLED}找村民{NAME}"),
+        (f"车牌{PLATE}占道，身份证{ID_NUMBER}", f"打{SPELLED}找村民{NAME}"),
         (f"联系人：{NAME}，{PHONE}", "白菜卖不出去"),
+        (f"车牌{PLATE}占道", f"打{SPELLED}找村民{NAME}，邮箱{EMAIL}"),
     ]):
         rid = f"p{i}"
-        t = noon - timedelta(hours=3 - i)
+        t = noon - timedelta(hours=4 - i)
         events += [
             _ev(f"{rid}c", "created", rid, t, channel="hotline", category="城市管理", district="温县", title=title,
                 text=text, unit="市城管局", deadline=(t + timedelta(hours=1 + i)).isoformat()),
             _ev(f"{rid}f", "responded", rid, t + timedelta(minutes=5)),
         ]
-        if i == 0:
+        if i in (0, 3):
+            # Resolved and rated very satisfied: a story on the newsroom page ("praised").
             events.append(_ev(f"{rid}r", "resolved", rid, t + timedelta(minutes=40),
-                              text=f"已修复，已回访村民{NAME}（{PHONE}）"))
+                              text=f"已修复，已回访村民{NAME}（{PHONE}），身份证{ID_NUMBER}"))
+            events.append(_ev(f"{rid}s", "rated", rid, t + timedelta(minutes=50), satisfaction="5"))
     for e in events:
         client.xadd(keys.stream, e)
     Aggregator(client, jiaozuo, settings).run_until_idle()
@@ -70,18 +75,28 @@ PUBLIC = ["/", "/api/v1/snapshot", "/api/v1/wall?category=__all__&have=", "/api/
           "/api/v1/manager/options", "/healthz", "/signin"]
 
 
-def test_no_public_answer_and_not_the_manager_feed_carries_personal_data(loaded, settings, jiaozuo):
+def test_no_public_answer_and_not_the_newsroom_carries_personal_data(loaded, settings, jiaozuo):
     UserStore(settings.users_file).add("wang", "manager", "correct horse")
+    UserStore(settings.users_file).add("li", "newsroom", "correct horse")
     web = create_app(settings.with_(profile="jiaozuo", push="off")).server.test_client()
     seen = {}
     for path in PUBLIC:
         answer = web.get(path)
         assert answer.status_code == 200, path
         seen[path] = answer.get_data(as_text=True)
-    assert web.post("/signin", data={"name": "wang", "password": "correct horse"}).status_code == 303
-    seen["/manager/feed"] = web.get("/manager/feed?state=overdue,due_soon,on_track").get_data(as_text=True)
+    # The newsroom tier masks as the public one.
+    assert web.post("/signin", data={"name": "li", "password": "correct horse"}).status_code == 303
+    newsroom = web.get("/newsroom/feed?status=resolved").get_data(as_text=True)
+    seen["/newsroom/feed"] = newsroom + web.get("/newsroom/feed?q=村民").get_data(as_text=True)
+    assert web.post("/signout").status_code in (302, 303)
     # The texts did arrive, masked: the check is not passing on empty answers.
     assert "村民李*反映路灯坏了" in seen["/api/v1/snapshot"] or "村民李*反映路灯坏了" in seen["/api/v1/wall?category=__all__&have="]
-    assert "联系人：李*，138****5678" in seen["/manager/feed"] and "豫H*****" in seen["/manager/feed"]
+    assert "村民李*反映路灯坏了" in newsroom and "豫H*****" in newsroom and "l***@example.com" in newsroom
     leaks = {path: _leaks(body) for path, body in seen.items()}
     assert {path: found for path, found in leaks.items() if found} == {}
+
+    # The manager page's feed: the manager tier keeps the phone, the name and the plate, not the ID.
+    assert web.post("/signin", data={"name": "wang", "password": "correct horse"}).status_code == 303
+    manager = web.get("/manager/feed?state=overdue,due_soon,on_track").get_data(as_text=True)
+    assert f"联系人：{NAME}，{PHONE}" in manager and f"车牌{PLATE}占道" in manager
+    assert ID_NUMBER not in manager and "身份证410802********1234" in manager

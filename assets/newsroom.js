@@ -1,0 +1,219 @@
+/* The newsroom page's browser side (callbacks/newsroom.py describes the feed and the mark).
+ *
+ * The page's state (period, districts, categories, status, search, hide taken) lives in the URL's
+ * query string, as on the manager page: start() reads it once and sets the controls; changed() runs
+ * when a reporter changes a control, writes the state into the URL and fetches the feed. A timer
+ * refreshes every refresh_ms, so a colleague's mark shows up within that time. The server checks the
+ * address; what it refuses is named in the red line.
+ *
+ * "Take this story" / "Release" buttons are plain buttons in the story cards with data-id and
+ * data-action; one click listener on the list posts the mark and refreshes at once.
+ */
+(function () {
+  "use strict";
+
+  var DEFAULTS = { period: "today", district: [], category: [], status: "all", q: "", hide_taken: false };
+  var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0,
+               failedAt: null, failedCause: null, sentAt: 0, shown: {}, error: null };
+
+  function setProps(id, props) { window.dash_clientside.set_props(id, props); }
+  function fill(template, values) {
+    var out = template;
+    Object.keys(values).forEach(function (k) { out = out.split("{" + k + "}").join(String(values[k])); });
+    return out;
+  }
+
+  function readUrl() {
+    var q = new URLSearchParams(window.location.search), state = JSON.parse(JSON.stringify(DEFAULTS));
+    state.period = q.get("period") || DEFAULTS.period;
+    state.district = q.getAll("district").filter(Boolean);
+    state.category = q.getAll("category").filter(Boolean);
+    state.status = q.get("status") || DEFAULTS.status;
+    state.q = q.get("q") || "";
+    state.hide_taken = q.get("hide_taken") === "1";
+    // Anything else the address holds goes to the server as it is, which names what it cannot use.
+    state.extra = [];
+    q.forEach(function (v, k) {
+      if (["period", "district", "category", "status", "q", "hide_taken"].indexOf(k) < 0) { state.extra.push([k, v]); }
+    });
+    return state;
+  }
+
+  function query(state) {
+    var q = new URLSearchParams();
+    if (state.period !== DEFAULTS.period) { q.append("period", state.period); }
+    state.district.forEach(function (v) { q.append("district", v); });
+    state.category.forEach(function (v) { q.append("category", v); });
+    if (state.status !== DEFAULTS.status) { q.append("status", state.status); }
+    if (state.q) { q.append("q", state.q); }
+    if (state.hide_taken) { q.append("hide_taken", "1"); }
+    (state.extra || []).forEach(function (kv) { q.append(kv[0], kv[1]); });
+    return q.toString();
+  }
+
+  function writeUrl(state) {
+    var text = query(state);
+    var url = window.location.pathname + (text ? "?" + text : "");
+    if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, "", url); }
+  }
+
+  function clockText(seconds) {
+    var f = new Intl.DateTimeFormat("en-CA", { timeZone: page.cfg.tz, hour12: false, year: "numeric",
+                                                month: "2-digit", day: "2-digit", hour: "2-digit",
+                                                minute: "2-digit", second: "2-digit" });
+    var p = {};
+    f.formatToParts(new Date(seconds * 1000)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + (p.hour === "24" ? "00" : p.hour) + ":" + p.minute + ":" + p.second;
+  }
+
+  function tick() {
+    var cfg = page.cfg, t = cfg.text, text, cls;
+    if (page.failedAt !== null) {
+      var since = page.status ? clockText(page.status.checked_at).slice(11, 16) : null;
+      var server = page.failedCause === "server";
+      text = since ? fill(server ? t.server_stale_since : t.stale_since, { t: since })
+                   : (server ? t.server_unreachable : t.unreachable);
+      cls = "freshness is-stale";
+    } else if (!page.status) {
+      text = t.waiting;
+      cls = "freshness is-missing";
+    } else {
+      var age = Math.max(0, Math.floor(Date.now() / 1000 - page.arrived));
+      text = age < 2 ? t.updated_now : fill(t.updated_ago, { n: age });
+      cls = "freshness is-live";
+    }
+    var fresh = document.getElementById(cfg.ids.freshness);
+    if (fresh && fresh.textContent !== text) { setProps(cfg.ids.freshness, { children: text, className: cls }); }
+    if (page.status) {
+      var now = page.status.as_of_ts + (Date.now() / 1000 - page.sentAt) * (page.status.rate || 0);
+      var shown = (page.status.mode === "replay" ? t.replay + " " : "") + clockText(now);
+      var clock = document.getElementById(cfg.ids.clock);
+      if (clock && clock.textContent !== shown) { setProps(cfg.ids.clock, { children: shown }); }
+    }
+  }
+
+  function showError(text) {
+    if (text === page.error) { return; }
+    page.error = text;
+    setProps(page.cfg.ids.error, text === null ? { children: "", style: { display: "none" } }
+                                               : { children: text, style: {} });
+  }
+
+  function apply(answer, sentAt) {
+    Object.keys(answer.panels).forEach(function (name) {
+      var text = JSON.stringify(answer.panels[name]);
+      if (page.shown[name] === text) { return; }
+      page.shown[name] = text;
+      var dot = name.lastIndexOf("."), props = {};
+      props[name.slice(dot + 1)] = answer.panels[name];
+      setProps(name.slice(0, dot), props);
+    });
+    page.status = answer.status;
+    page.arrived = Date.now() / 1000;
+    page.sentAt = sentAt;
+    page.failedAt = null;
+    showError(null);
+    tick();
+  }
+
+  function failed(cause) {
+    if (page.failedAt === null) { page.failedAt = Date.now(); }
+    page.failedCause = cause;
+    tick();
+  }
+
+  function refresh() {
+    var cfg = page.cfg;
+    if (!cfg || page.inflight) { return; }
+    var seq = ++page.seq, text = query(page.state), sentAt = Date.now() / 1000;
+    var xhr = new XMLHttpRequest();
+    page.inflight = xhr;
+    xhr.open("GET", cfg.feed_url + (text ? "?" + text : ""));
+    xhr.setRequestHeader("X-Requested-With", "civicwall");
+    xhr.timeout = Math.max(10000, cfg.refresh_ms * 2);
+    xhr.onload = function () {
+      page.inflight = null;
+      if (seq < page.applied) { return; }
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if (xhr.status === 401 || xhr.status === 403) { window.location.reload(); return; }
+      if (xhr.status === 400 && answer) {
+        page.applied = seq;
+        page.failedAt = null;
+        showError(fill(cfg.text.m_error, { message: answer.message }));
+        return;
+      }
+      if (xhr.status !== 200 || !answer) { failed("server"); return; }
+      page.applied = seq;
+      if (answer.error === "store_unavailable") { failed("store"); return; }
+      apply(answer, sentAt);
+    };
+    xhr.onerror = xhr.ontimeout = function () { page.inflight = null; failed("server"); };
+    xhr.send();
+  }
+
+  function restart() {
+    if (page.inflight) { page.inflight.abort(); page.inflight = null; }
+    page.applied = page.seq + 1;
+    refresh();
+  }
+
+  function mark(button) {
+    var cfg = page.cfg, xhr = new XMLHttpRequest();
+    button.disabled = true;
+    xhr.open("POST", cfg.action_url);
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.setRequestHeader("X-Requested-With", "civicwall");
+    xhr.onload = function () {
+      if (xhr.status === 401) { window.location.reload(); return; }
+      if (xhr.status !== 200) {
+        var answer = null;
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+        showError(fill(cfg.text.n_take_failed, { message: answer && answer.message ? answer.message : xhr.status }));
+      }
+      restart();
+    };
+    xhr.onerror = function () { button.disabled = false; failed("server"); };
+    xhr.send(JSON.stringify({ id: button.getAttribute("data-id"), action: button.getAttribute("data-action") }));
+  }
+
+  function start(cfg) {
+    if (!cfg || page.cfg) { return; }
+    page.cfg = cfg;
+    page.state = readUrl();
+    var s = page.state;
+    setProps("n-period", { value: s.period });
+    setProps("n-district", { value: s.district, options: s.district.map(function (x) { return { label: x, value: x }; }) });
+    setProps("n-category", { value: s.category, options: s.category.map(function (x) { return { label: x, value: x }; }) });
+    setProps("n-status", { value: s.status });
+    setProps("n-search", { value: s.q });
+    setProps("n-hide-taken", { value: s.hide_taken ? ["1"] : [] });
+    document.addEventListener("click", function (e) {
+      var button = e.target.closest ? e.target.closest("button[data-action]") : null;
+      if (button && document.getElementById(cfg.ids.list).contains(button)) { mark(button); }
+    });
+    tick();
+    refresh();
+    window.setInterval(tick, 1000);
+    window.setInterval(refresh, cfg.refresh_ms);
+  }
+
+  function changed(period, district, category, status, q, hide) {
+    if (!page.cfg) { return; }
+    var next = { period: period || DEFAULTS.period, district: district || [], category: category || [],
+                 status: status || DEFAULTS.status, q: (q || "").trim(), hide_taken: (hide || []).indexOf("1") >= 0,
+                 extra: [] };
+    var before = JSON.stringify(page.state), after = JSON.stringify(next);
+    // The first call after start() only echoes the address's own values back: keep its extras.
+    if (JSON.stringify(Object.assign({}, page.state, { extra: [] })) === after) { return; }
+    if (before === after) { return; }
+    page.state = next;
+    showError(null);
+    writeUrl(next);
+    restart();
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    civicwall_newsroom: { start: start, changed: changed }
+  });
+})();
