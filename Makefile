@@ -25,11 +25,13 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 ## make screenshot: regenerate the README's pictures (simulated afternoons in Jiaozuo and New York,
-## headless Chromium): docs/screenshot-wall-zh.png, docs/screenshot-wall-en.png, docs/screenshot-manager.png
+## headless Chromium): docs/screenshot-wall-zh.png, docs/screenshot-wall-en.png, docs/screenshot-manager.png,
+## docs/screenshot-newsroom.png (eight days of history, so surges have a usual level)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --profile jiaozuo --at 15:30 -o docs/screenshot-wall-zh.png
 	$(BIN)/python scripts/screenshot.py --self-contained --profile nyc --at 15:30 -o docs/screenshot-wall-en.png
 	$(BIN)/python scripts/screenshot.py --self-contained --page manager --query league_by=district --profile jiaozuo --at 15:30 -o docs/screenshot-manager.png
+	$(BIN)/python scripts/screenshot.py --self-contained --page newsroom --query limit=6 --history-hours 192 --profile jiaozuo --at 15:30 -o docs/screenshot-newsroom.png
 
 ## make bench: every benchmark below but the soak, one after the other (about 25 minutes; figures and ratios)
 bench: bench-serve bench-manager bench-ingest bench-rebuild bench-freshness bench-screens

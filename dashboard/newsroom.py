@@ -227,7 +227,7 @@ def reasons(frame: pd.DataFrame, questions: pd.Series, now: float, w: Window, ru
             mark = ~np.isnan(hits) & created_in.to_numpy()
             out.loc[mark, "surge_n"] = hits[mark]
             out.loc[mark, "surge_usual"] = use[mark]
-            out.loc[mark, "score"] += 3 + np.log2(hits[mark] / np.maximum(use[mark], 1.0) / rules.surge_ratio)
+            out.loc[mark, "score"] += 4 + np.log2(hits[mark] / np.maximum(use[mark], 1.0) / rules.surge_ratio)
 
     # The same question asked by many, city-wide, against the usual level for that question.
     q = questions.reindex(frame.index).fillna("")
@@ -247,7 +247,7 @@ def reasons(frame: pd.DataFrame, questions: pd.Series, now: float, w: Window, ru
             mark = ~np.isnan(hits) & created_in.to_numpy()
             out.loc[mark, "shared_n"] = hits[mark]
             out.loc[mark, "shared_usual"] = use[mark]
-            out.loc[mark, "score"] += 3 + np.log2(hits[mark] / rules.share_min)
+            out.loc[mark, "score"] += 4 + np.log2(hits[mark] / rules.share_min)
 
     # Resolved in the window: fast against its category's median, after a long wait, praised.
     dur = (cand["r"] - cand["c"]).where(w.contains(cand["r"]))

@@ -1,8 +1,9 @@
-"""Save a PNG of the wall (1920x1080) or of the manager page with headless Chromium.
+"""Save a PNG of the wall (1920x1080), or of the manager or the newsroom page, with headless Chromium.
 
     python scripts/screenshot.py [URL] [-o docs/screenshot-wall.png] [--view overview]
     python scripts/screenshot.py --self-contained [--profile nyc] [-o ...]
     python scripts/screenshot.py --page manager [--self-contained ...] [-o docs/screenshot-manager.png]
+    python scripts/screenshot.py --page newsroom --self-contained --history-hours 192 [-o ...]
 
 The wall's picture is of one view of the playlist (``--view``, default overview) in kiosk mode, as a
 wall screen shows it. The manager page's picture is the whole page, 1600 pixels wide, as a desk
@@ -92,23 +93,30 @@ MANAGER_READY = (
     " && [...document.querySelectorAll('#m-dl-body .m-countdown')].every(c => c.textContent.length > 0);")
 
 
+NEWSROOM_READY = (
+    "const n = document.querySelectorAll('#n-list .n-story, #n-list .n-none');"
+    "return n.length > 0 && document.fonts.status === 'loaded';")
+
+
 def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 1600, query: str = "",
-                    user: str = "", password: str = "") -> Path:
+                    user: str = "", password: str = "", page: str = "manager") -> Path:
+    """The manager or the newsroom page, signed in as ``user``, whole."""
     from selenium.webdriver.support.ui import WebDriverWait
 
+    ready = MANAGER_READY if page == "manager" else NEWSROOM_READY
     driver = _browser(width, 1000)
     try:
-        driver.get(url.rstrip("/") + "/manager/" + (f"?{query}" if query else ""))
+        driver.get(url.rstrip("/") + f"/{page}/" + (f"?{query}" if query else ""))
         if driver.find_elements("id", "auth-name"):          # the sign-in form first
             driver.find_element("id", "auth-name").send_keys(user)
             driver.find_element("id", "auth-password").send_keys(password)
             driver.find_element("id", "auth-submit").click()
-        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
+        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(ready))
         # The whole page in one picture: the viewport as tall as the page, then wait for the graph to
         # settle at its new size.
         height = driver.execute_script("return document.documentElement.scrollHeight")
         _viewport(driver, width, int(height))
-        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MANAGER_READY))
+        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(ready))
         output.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(output))
     finally:
@@ -116,8 +124,8 @@ def capture_manager(url: str, output: Path, timeout: float = 30.0, width: int = 
     return output
 
 
-def _backfill(client, profile, settings, at: float | None) -> str:
-    """Write 30 hours of simulated history (today and yesterday) up to ``at`` (default: now).
+def _backfill(client, profile, settings, at: float | None, hours: float = 30) -> str:
+    """Write ``hours`` of simulated history (by default today and yesterday) up to ``at`` (default: now).
 
     With ``at`` the wall's clock is pinned there (replay mode), so the picture shows a busy
     afternoon whatever the hour the script runs at.
@@ -127,7 +135,7 @@ def _backfill(client, profile, settings, at: float | None) -> str:
     from dashboard.keys import Keys
 
     keys = Keys(profile.city, settings.stream)
-    stats = run(Simulator(profile, backfill_hours=30, start=at), client, keys, threading.Event(), once=True)
+    stats = run(Simulator(profile, backfill_hours=hours, start=at), client, keys, threading.Event(), once=True)
     if at is not None:
         clock.set_replay(client, keys, at, speed=0)
     return f"backfilled {stats.backfilled} simulated events ({stats.created} appeals)"
@@ -149,7 +157,7 @@ def _afternoon(profile_name: str, hhmm: str) -> float:
 
 
 @contextmanager
-def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator[str]:
+def serve_self_contained(profile_name: str, at: float | None = None, hours: float = 30) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     from dashboard.aggregator import Aggregator
@@ -168,7 +176,7 @@ def serve_self_contained(profile_name: str, at: float | None = None) -> Iterator
             UserStore(settings.users_file).add(SHOT_USER, "manager", SHOT_PASSWORD)
             profile = load_profile(settings.profile)
             client = connect(settings.redis_url)
-            print(_backfill(client, profile, settings, at), flush=True)
+            print(_backfill(client, profile, settings, at, hours), flush=True)
             print(f"aggregated {Aggregator(client, profile, settings).run_until_idle()} entries", flush=True)
             http = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
             threading.Thread(target=http.serve_forever, daemon=True).start()
@@ -188,25 +196,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="jiaozuo", help="profile for --self-contained (default jiaozuo)")
     parser.add_argument("--at", metavar="HH:MM",
                         help="with --self-contained: pin the wall's clock to the latest past HH:MM in the city")
-    parser.add_argument("--page", choices=("wall", "manager"), default="wall", help="page to capture (default wall)")
+    parser.add_argument("--page", choices=("wall", "manager", "newsroom"), default="wall", help="page to capture (default wall)")
     parser.add_argument("--user", default="", help="--page manager on a running server: sign in as this user "
                         "(the password is read from standard input)")
     parser.add_argument("--query", default="", help="the manager page's address parameters, e.g. league_by=district")
     parser.add_argument("--view", default="overview", help="view of the wall's playlist to capture (default overview)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
+    parser.add_argument("--history-hours", type=float, default=30,
+                        help="--self-contained: hours of simulated history before --at (default 30)")
     args = parser.parse_args(argv)
     output = Path(args.output or ROOT / "docs" / f"screenshot-{args.page}.png")
 
     def take(url: str) -> None:
-        if args.page == "manager":
+        if args.page in ("manager", "newsroom"):
             user, password = (SHOT_USER, SHOT_PASSWORD) if args.self_contained else (args.user, sys.stdin.readline().strip())
-            capture_manager(url, output, args.timeout, query=args.query, user=user, password=password)
+            capture_manager(url, output, args.timeout, query=args.query, user=user, password=password, page=args.page)
         else:
             capture(url, output, args.timeout, args.view)
 
     if args.self_contained:
         at = _afternoon(args.profile, args.at) if args.at else None
-        with serve_self_contained(args.profile, at) as url:
+        with serve_self_contained(args.profile, at, args.history_hours) as url:
             take(url)
     else:
         take(args.url)

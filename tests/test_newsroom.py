@@ -9,6 +9,7 @@ long-standing = 30 days or more, praised = rated 5).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -76,7 +77,7 @@ def news(client, jiaozuo, settings):
     # Today, up to 15:00.
     for k in range(8):                                                    # 8 against 1: a surge
         add("surge", TODAY + timedelta(hours=8, minutes=k), district="武陟县", category="城市管理",
-            title=f"小区停水第{k}天", text="整栋楼停水，没人管。")
+            title=f"{'甲乙丙丁戊己庚辛'[k]}栋停水", text="整栋楼停水，没人管。")
     for k in range(4):                                                    # 4: below the minimum
         add("few", TODAY + timedelta(hours=9, minutes=k), district="博爱县", category="城市管理", title=f"噪音{k}")
     for k in range(8):                                                    # 8 against 3: under 3x
@@ -124,6 +125,7 @@ def test_each_reason_is_given_where_the_case_has_it_and_nowhere_else(news, jiaoz
 
     surged = [i for i in ids["surge"] if "surge" in found.get(i, ())]
     assert len(surged) == 3                          # eight qualify; three per surge are shown
+    assert all(found[i] == {"surge"} for i in surged)
     story = next(s for s in answer["stories"] if s["id"] == surged[0])
     surge = next(r for r in story["reasons"] if r["kind"] == "surge")
     assert surge == {"kind": "surge", "count": 8, "usual": 1.0}
@@ -144,6 +146,14 @@ def test_each_reason_is_given_where_the_case_has_it_and_nowhere_else(news, jiaoz
     assert ids["not_long"][0] not in found
     assert found[ids["praised"][0]] == {"praised"}
     assert ids["rated4"][0] not in found
+
+    # The scores, from the formulas in docs/newsroom.md.
+    score = {s["id"]: s["score"] for s in answer["stories"]}
+    assert score[surged[0]] == round(4 + math.log2(8 / 1 / 3), 2)
+    assert score[shared[0]] == round(4 + math.log2(6 / 5), 2)
+    assert score[ids["fast"][0]] == round(2 + math.log10(0.1 / (1800 / 36000)), 2)
+    assert score[ids["long"][0]] == round(2 + math.log2((40 * 86400 + 13 * 3600) / (30 * 86400)), 2)
+    assert score[ids["praised"][0]] == 1.0
 
 
 def test_the_order_is_by_score_and_the_groups_are_capped(news, jiaozuo):
