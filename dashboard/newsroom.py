@@ -65,6 +65,7 @@ class Texts:
         self._client = client
         self.keys = keys
         self._held: dict[str, tuple[str, str, str]] = {}     # id -> (title, text opening, question key)
+        self._masked: dict[str, str] = {}                     # id -> masked title and text, folded (searched)
         self._lock = threading.Lock()
 
     def ensure(self, ids: Iterable[str]) -> None:
@@ -90,6 +91,7 @@ class Texts:
         """Forget appeals no longer held by the table (called when it has shrunk a lot)."""
         with self._lock:
             self._held = {k: v for k, v in self._held.items() if k in ids}
+            self._masked = {k: v for k, v in self._masked.items() if k in ids}
 
     def __len__(self) -> int:
         return len(self._held)
@@ -102,6 +104,14 @@ class Texts:
 
     def question(self, rid: str) -> str:
         return self._held.get(rid, ("", "", ""))[2]
+
+    def masked_folded(self, rid: str) -> str:
+        """Title and text as the newsroom shows them (masked), folded for search; masked once."""
+        found = self._masked.get(rid)
+        if found is None:
+            title, text, _ = self._held.get(rid, ("", "", ""))
+            found = self._masked[rid] = _folded(mask_text(title, NEWSROOM) + " " + mask_text(text, NEWSROOM))
+        return found
 
 
 def read_states(client, keys: Keys, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -336,8 +346,7 @@ def stories(frame: pd.DataFrame, texts: Texts, query: Query, now: float, profile
         if terms:
             title, text = texts.title(rid), texts.text(rid)
             # Raw text first (cheap), then the masked text: a search must not find what masking hides.
-            if not _matches(terms, title, text) or not _matches(terms, mask_text(title, NEWSROOM),
-                                                                mask_text(text, NEWSROOM)):
+            if not _matches(terms, title, text) or not all(t in texts.masked_folded(rid) for t in terms):
                 continue
         matched += 1
         groups = []
