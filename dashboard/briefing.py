@@ -95,8 +95,9 @@ def check_covered(frame: pd.DataFrame, d: Day, tz) -> None:
 
 
 def open_at(frame: pd.DataFrame, t: float) -> pd.Series:
-    """Appeals open at t: created by t and not resolved by t (their latest resolution, when it stands)."""
-    return (frame["c"] <= t) & ~(frame["r"] <= t)
+    """Appeals open at t: created before t and not resolved before t (by their latest resolution,
+    when it stands now)."""
+    return (frame["c"] < t) & ~(frame["r"] < t)
 
 
 def overdue_at(frame: pd.DataFrame, t: float) -> pd.Series:
