@@ -12,6 +12,7 @@ retried, nothing a step raises ends the loop.
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import sys
@@ -192,8 +193,6 @@ def add_arguments(parser) -> None:
 def _day_arg(text: str) -> date:
     day = briefing.parse_day(text)
     if day is None:
-        import argparse
-
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD")
     return day
 

@@ -22,7 +22,6 @@ from dashboard.errors import StoreUnavailable
 from dashboard.feeds.nyc311 import load_events
 from dashboard.feeds.simulate import Simulator
 from dashboard.keys import Keys
-from dashboard.manager_table import FactsTable
 from dashboard.settings import Settings
 from dashboard.store import connect, free_port
 
