@@ -26,6 +26,7 @@ COMMANDS = {
     "simulate": ("dashboard.feeds.simulate", "produce a realistic live day of appeals for a profile"),
     "snapshot": (HERE, "print the current snapshot (every figure on the wall) as JSON"),
     "clock": (HERE, "show the wall's clock, or reset it to real time (--live)"),
+    "briefing": ("dashboard.briefings", "make the daily briefing (HTML and PDF) for a day, or every day on a schedule"),
     "user": ("dashboard.users", "add, remove or list the users who may sign in to the manager page"),
 }
 

@@ -113,3 +113,13 @@ class Keys:
     @property
     def taken_log(self) -> str:
         return self.prefix + "taken:log"     # stream: every take and release, with its user
+
+    def briefing(self, day: str, kind: str) -> str:
+        return self.prefix + "briefing:" + day + ":" + kind     # the day's briefing file, kind html or pdf
+
+    def briefing_lock(self, day: str) -> str:
+        return self.prefix + "briefing:" + day + ":lock"        # SET NX: one scheduler makes the day's briefing
+
+    @property
+    def briefings(self) -> str:
+        return self.prefix + "briefings"     # sorted set: date of each stored briefing, score = when stored

@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, time as clock_time, timedelta
+from datetime import date, datetime, time as clock_time, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -126,15 +126,17 @@ class Filters:
 
 @dataclass(frozen=True)
 class Window:
-    """Times t with start < t <= end, or start <= t <= end when ``closed_start``."""
+    """Times t with start < t <= end, or start <= t <= end when ``closed_start``; with ``closed_end``
+    false the end itself is left out (a whole calendar day: midnight to the next midnight)."""
 
     start: float
     end: float
     closed_start: bool
+    closed_end: bool = True
 
     def contains(self, t: pd.Series) -> pd.Series:
         low = t >= self.start if self.closed_start else t > self.start
-        return low & (t <= self.end)
+        return low & ((t <= self.end) if self.closed_end else (t < self.end))
 
     def as_dict(self, tz) -> dict[str, Any]:
         return {"start": _iso(self.start, tz), "end": _iso(self.end, tz), "start_ts": self.start,
@@ -162,6 +164,18 @@ def windows(period: str, now: float, tz) -> tuple[Window, Window]:
                 Window(back(midnight, 1), back(local, 1), True))
     start = back(local, days)
     return Window(start, now, False), Window(back(local, 2 * days), start, False)
+
+
+def day_windows(day: date, tz, until: float | None = None) -> tuple[Window, Window]:
+    """The local calendar day ``day`` and the day before, each from midnight (included) to the next
+    midnight (excluded). When ``until`` falls inside the day, the day up to ``until`` and the day
+    before up to the same clock time instead: then exactly the period ``today`` at ``until``."""
+    start = datetime.combine(day, clock_time(0), tz).timestamp()
+    end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).timestamp()
+    if until is not None and until < end:
+        return windows("today", max(until, start), tz)
+    before = datetime.combine(day - timedelta(days=1), clock_time(0), tz).timestamp()
+    return Window(start, end, True, False), Window(before, start, True, False)
 
 
 def _iso(ts: float, tz) -> str:
@@ -272,9 +286,12 @@ def deadline_states(frame: pd.DataFrame, now: float, due_soon_s: float) -> pd.Se
                      index=rows.index, dtype="object")
 
 
-def summary(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile) -> dict[str, Any]:
+def summary(frame: pd.DataFrame, filters: Filters, now: float, profile: Profile,
+            between: tuple[Window, Window] | None = None) -> dict[str, Any]:
+    """The figures of the period and its comparison; ``between`` gives other windows than the
+    period's (day_windows for a calendar day). ``open`` and ``deadlines`` are as of ``now``."""
     rows = filters.apply(frame)
-    current, previous = windows(filters.period, now, profile.tz)
+    current, previous = between or windows(filters.period, now, profile.tz)
     states = deadline_states(rows, now, profile.manager.due_soon_hours * 3600).value_counts()
     return {
         **_head(filters, now, profile, current, previous),

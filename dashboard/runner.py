@@ -1,9 +1,10 @@
 """``civicwall run``: everything the demo needs, started, watched and stopped together.
 
-Starts a real redis-server (embedded, unless REDIS_URL names one), one aggregator, the demo feed and
-gunicorn serving the wall. The aggregator, the feed, the embedded Redis and, once it has answered,
-the web server are restarted if they die (the aggregator resumes from the consumer group, the feed's
-events are idempotent, open wall screens reconnect by themselves); if the web server cannot start
+Starts a real redis-server (embedded, unless REDIS_URL names one), one aggregator, the demo feed,
+gunicorn serving the wall and, with CIVICWALL_BRIEFING_AT set, the daily briefing's scheduler. The
+aggregator, the feed, the scheduler, the embedded Redis and, once it has answered, the web server
+are restarted if they die (the aggregator resumes from the consumer group, the feed's events are
+idempotent, open wall screens reconnect by themselves); if the web server cannot start
 (a port in use, say), or one of them keeps dying, everything stops. Ctrl-C, SIGTERM or SIGHUP (the terminal closing) stop every process
 it started, and the children are also tied to this process's life, so even a SIGKILL of
 ``civicwall run`` leaves nothing behind.
@@ -137,6 +138,9 @@ def main(args, settings: Settings) -> int:
     children = [Child("aggregator", cli + ["aggregate"], env, log_dir, restart=True)]
     if feed == "simulate":
         children.append(Child("feed", cli + ["simulate", "--speed", str(args.speed)], env, log_dir, restart=True))
+    if settings.briefing_at:
+        children.append(Child("briefing", cli + ["briefing", "--schedule", "--at", settings.briefing_at,
+                                                 "--out", str(data_dir / "briefings")], env, log_dir, restart=True))
     web = Child("web", gunicorn, env, log_dir, restart=False)
     children.append(web)
 

@@ -6,7 +6,9 @@ Every knob civicwall reads from the environment is declared here and nowhere els
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
+from datetime import time as clock_time
 from typing import Any, Mapping
 
 from . import playlist as playlists
@@ -45,6 +47,7 @@ class Settings:
     playlist: str = field(default="", metadata={"doc": "Views a wall rotates through, as view:seconds,... (overview, districts, trends, stories); empty: the profile's [[playlist]]"})
     push: str = field(default="on", metadata={"doc": "on: screens get each new snapshot pushed (server-sent events), polling only as a fallback; off: screens poll"})
     users_file: str = field(default="", metadata={"doc": "Users who may sign in to the manager page (civicwall user add); empty: <data_dir>/users.json"})
+    briefing_at: str = field(default="", metadata={"doc": "Local time (HH:MM) at which civicwall run's scheduler makes the day's briefing; empty: no scheduler"})
     secret_key: str = field(default="", repr=False, metadata={"doc": "Key that signs sign-in cookies; empty: a random key kept in Redis and shared by every worker"})
 
     def __post_init__(self) -> None:
@@ -73,6 +76,8 @@ class Settings:
             playlists.parse(self.playlist)          # raises ConfigError naming the bad entry
         if self.feed not in {"simulate", "none"}:
             raise ConfigError(f"CIVICWALL_FEED must be simulate or none, got {self.feed!r}")
+        if self.briefing_at:
+            parse_hhmm(self.briefing_at, "CIVICWALL_BRIEFING_AT")
         if self.stale_after_s * 1000 < 3 * self.snapshot_ms:
             raise ConfigError(
                 f"CIVICWALL_STALE_AFTER_S ({self.stale_after_s} s) must be at least three snapshot intervals "
@@ -104,6 +109,14 @@ class Settings:
     def documented(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, description) for every setting, for docs and --help."""
         return [(_env_name(f.name), repr(f.default), f.metadata.get("doc", "")) for f in fields(cls)]
+
+
+def parse_hhmm(text: str, what: str) -> clock_time:
+    """A local time of day written HH:MM (24-hour clock), or ConfigError naming ``what``."""
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text.strip())
+    if not match:
+        raise ConfigError(f"{what} must be a time of day as HH:MM (for example 20:00), got {text!r}")
+    return clock_time(int(match[1]), int(match[2]))
 
 
 def _coerce(name: str, type_name: Any, raw: str) -> Any:
