@@ -25,7 +25,7 @@ from dash import ClientsideFunction, Input
 from flask import Response, g, request
 from plotly.utils import PlotlyJSONEncoder
 
-from dashboard import manager_api
+from dashboard import briefing_web, briefings, manager_api
 from dashboard.errors import StoreUnavailable
 from dashboard.manager import DIMENSIONS, FilterError, Filters, ManagerData
 from dashboard.masking import MANAGER
@@ -124,6 +124,8 @@ def feed(data: ManagerData, profile: Profile, args: dict[str, list[str]], api_pr
         f"{mid.LEAGUE_CSV}.href": f"{api_prefix}/league?"
                                   f"{urlencode(base + [('by', league_by), ('rank_by', rank_by), ('format', 'csv')])}",
         f"{mid.DL_BODY}.children": views.deadline_rows(deadlines, profile),
+        f"{mid.BRIEFINGS}.children": views.briefing_links(briefings.stored(data.client(), data.keys), profile,
+                                                          briefing_web.PREFIX),
         f"{mid.DL_COUNT}.children": views.deadline_count(deadlines, profile),
         **{f"{getattr(mid, name.upper())}.options": values for name, values in options.items()},
     }

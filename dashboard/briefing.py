@@ -16,18 +16,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from . import manager
 from .errors import CivicwallError
 from .i18n import duration
-from .keys import Keys
 from .manager import Filters, Window
 from .manager_table import HOLD_DAYS
 from .masking import NEWSROOM, mask_text
 from .profiles import Profile
-from .store import translated
 
 TYPICAL = 5             # typical cases in a briefing
 TOP = 8                 # rows of the category table and bars of its chart
@@ -153,18 +150,6 @@ def typical_cases(frame: pd.DataFrame, w: Window, n: int = TYPICAL) -> list[str]
             if queues.get(c) and len(chosen) < n:
                 chosen.append(queues[c].pop(0))
     return chosen
-
-
-def read_states(client, keys: Keys, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The stored state (title, text, reply, ...) of a few appeals."""
-    if not ids:
-        return {}
-    with translated("reading appeal texts for the briefing"):
-        pipe = client.pipeline(transaction=False)
-        for rid in ids:
-            pipe.get(keys.request(rid))
-        raws = pipe.execute()
-    return {rid: orjson.loads(raw) for rid, raw in zip(ids, raws) if raw}
 
 
 def masked(text: Any, limit: int) -> str:

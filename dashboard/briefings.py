@@ -27,10 +27,11 @@ import orjson
 import redis
 import structlog
 
-from . import briefing, briefing_render as render, clock
+from . import briefing, clock
 from .errors import CivicwallError, StoreUnavailable
 from .i18n import strings
 from .keys import Keys
+from .manager import read_states
 from .manager_table import FactsTable
 from .profiles import Profile, load_profile
 from .settings import Settings, parse_hhmm
@@ -61,7 +62,11 @@ def make(client, keys: Keys, profile: Profile, day: date, *, table: FactsTable |
     table = table or FactsTable(lambda: client, keys, profile.tz)
     frame = table.frame(d.until)
     s = strings(profile.language, profile.labels)
-    content = briefing.content(frame, d, profile, s, lambda ids: briefing.read_states(client, keys, ids))
+    content = briefing.content(frame, d, profile, s, lambda ids: read_states(client, keys, ids))
+    # Imported here: matplotlib is needed to make a briefing, not to list or serve the stored ones
+    # (every web worker imports this module).
+    from . import briefing_render as render
+
     page = render.html(content, profile, made_at=now)
     return Made(day.isoformat(), page.encode("utf-8"), render.pdf(page), content)
 

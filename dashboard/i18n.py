@@ -175,6 +175,9 @@ EN: dict[str, str] = {
     "m_no_state": "Tick a state to list its appeals",
     # The daily briefing.
     "b_title": "Daily briefing",
+    "m_briefings": "Daily briefings",
+    "m_briefings_none": "None stored yet: civicwall briefing --date YYYY-MM-DD makes one, CIVICWALL_BRIEFING_AT makes one every day.",
+    "m_briefing_partial": "(to {t})",
     "b_heading": "{service} · Daily briefing · {date}",
     "b_date": "{weekday} {iso}",
     "b_weekdays": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
@@ -379,6 +382,9 @@ ZH: dict[str, str] = {
     "m_no_state": "请勾选要列出的状态",
     # 每日简报
     "b_title": "每日简报",
+    "m_briefings": "每日简报",
+    "m_briefings_none": "尚无简报：civicwall briefing --date YYYY-MM-DD 生成一份，设置 CIVICWALL_BRIEFING_AT 则每天自动生成。",
+    "m_briefing_partial": "（截至 {t}）",
     "b_heading": "{service} · 每日简报 · {date}",
     "b_date": "{y}年{m}月{d}日 {weekday}",
     "b_weekdays": "星期一,星期二,星期三,星期四,星期五,星期六,星期日",

@@ -499,6 +499,18 @@ def titles_reader(client, keys: Keys) -> Callable[[list[str]], dict[str, str]]:
     return read
 
 
+def read_states(client, keys: Keys, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The whole stored state (title, text, reply, ...) of a few appeals, by id (missing ones left out)."""
+    if not ids:
+        return {}
+    with translated("reading appeals"):
+        pipe = client.pipeline(transaction=False)
+        for rid in ids:
+            pipe.get(keys.request(rid))
+        raws = pipe.execute()
+    return {rid: orjson.loads(raw) for rid, raw in zip(ids, raws) if raw}
+
+
 @dataclass(frozen=True)
 class Current:
     at: float               # the wall's clock (the replay's during a replay)

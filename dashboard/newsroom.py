@@ -20,7 +20,6 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -28,7 +27,7 @@ import orjson
 import pandas as pd
 
 from .keys import Keys
-from .manager import Filters, FilterError, Window, _iso, windows
+from .manager import Filters, FilterError, Window, _iso, read_states, windows
 from .masking import NEWSROOM, mask_text
 from .profiles import NewsroomRules, Profile
 from .store import translated
@@ -112,18 +111,6 @@ class Texts:
             title, text, _ = self._held.get(rid, ("", "", ""))
             found = self._masked[rid] = _folded(mask_text(title, NEWSROOM) + " " + mask_text(text, NEWSROOM))
         return found
-
-
-def read_states(client, keys: Keys, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The whole stored state of a few appeals (for the stories shown: their replies)."""
-    if not ids:
-        return {}
-    with translated("reading appeals"):
-        pipe = client.pipeline(transaction=False)
-        for rid in ids:
-            pipe.get(keys.request(rid))
-        raws = pipe.execute()
-    return {rid: orjson.loads(raw) for rid, raw in zip(ids, raws) if raw}
 
 
 # -- the usual level --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from flask import Response, request
 from callbacks.wall import FEED_PATH, register
 from layouts.wall import wall_layout
 
-from . import auth, geo, manager_api, snapshot
+from . import auth, briefing_web, geo, manager_api, snapshot
 from .errors import SnapshotMissing, StoreUnavailable
 from .i18n import strings
 from .keys import Keys
@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     feed = register(app, source, profile=profile, settings=settings, geometry=geometry)
     managers = ManagerData(source.client, source.keys, profile)
     manager_api.register(app.server, managers)
+    briefing_web.register(app.server, source.client, source.keys, profile)
     manager_app = _manager_app(app, profile, settings, managers)
     newsroom_app = _newsroom_app(app, profile, settings, NewsroomData(managers, TakenMarks(source.client, source.keys)))
     auth.register(app.server, UserStore(users_path(settings)), source.client, source.keys, profile,
@@ -183,7 +184,7 @@ def _manager_app(wall: dash.Dash, profile, settings: Settings, managers: Manager
                     title=f"{profile.title} · {strings(profile.language, profile.labels)['m_title']}",
                     update_title=None)
     prefix = app.config.requests_pathname_prefix
-    layout = manager_layout(profile, feed_url=prefix + FEED_SUFFIX, api_url=manager_api.PREFIX,
+    layout = manager_layout(profile, feed_url=prefix + FEED_SUFFIX, api_url=manager_api.PREFIX, newsroom_url=NEWSROOM_PATH,
                             refresh_ms=settings.manager_refresh_ms,
                             wall_url=wall.config.requests_pathname_prefix)
     app.layout = layout

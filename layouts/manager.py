@@ -28,7 +28,8 @@ DROPDOWN_LABELS = {"search": "dd_search", "select_all": "dd_select_all", "desele
                    "clear_selection": "dd_clear", "no_options_found": "dd_none"}
 
 
-def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms: int, wall_url: str = "/") -> html.Div:
+def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms: int, wall_url: str = "/",
+                   newsroom_url: str = "/newsroom/") -> html.Div:
     s = strings(profile.language, profile.labels)
     # What the address may hold, so the page script can say exactly what in a bookmark is wrong and
     # show the rest, instead of quietly showing something else.
@@ -62,6 +63,7 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                 html.Span(id=mid.CLOCK, className="m-clock"),
                 html.Span(s["waiting"], id=mid.FRESHNESS, className="freshness is-missing"),
                 html.A(s["m_to_wall"], href=wall_url, className="m-link"),
+                html.A(s["n_title"], href=newsroom_url, className="m-link", id=mid.NEWSROOM_LINK),
                 html.Span(id=mid.USER, className="m-user"),
                 # A plain form: the session cookie is SameSite=Lax, so no other site can post it.
                 html.Form(action="/signout", method="post", className="m-signout",
@@ -141,5 +143,9 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                                                            "m_col_ttr")])),
                 html.Tbody(id=mid.LEAGUE_BODY),
             ])]),
+        ]),
+        html.Section(className="m-panel m-briefings", children=[
+            html.Div(className="m-panel-head", children=[html.H2(s["m_briefings"])]),
+            html.Div(id=mid.BRIEFINGS, className="m-briefing-list"),
         ]),
     ])

@@ -38,3 +38,6 @@ def sort_id(key: str) -> str:
 
 # The controls whose values are the page's state, in the order the page script receives them.
 CONTROLS = (PERIOD, DISTRICT, CATEGORY, CHANNEL, UNIT, STATES, TIMES_BY, LEAGUE_BY, RANK_BY)
+
+BRIEFINGS = "m-briefings"
+NEWSROOM_LINK = "m-newsroom-link"

@@ -271,3 +271,21 @@ def options_for(answer: dict[str, Any], chosen: manager.Filters, profile: Profil
         choices += [{"label": v, "value": v} for v in getattr(chosen, name) if v not in offered]
         out[name] = choices
     return out
+
+
+def briefing_links(stored: dict[str, dict[str, Any]], profile: Profile, prefix: str, limit: int = 14) -> list[Any]:
+    """The latest stored daily briefings, each a date with its PDF and HTML links."""
+    s = strings(profile.language, profile.labels)
+    if not stored:
+        return [html.Span(s["m_briefings_none"], className="m-note")]
+    out = []
+    for day, meta in list(stored.items())[:limit]:
+        partial = ""
+        if not meta.get("whole_day", True) and meta.get("until"):
+            partial = " " + s["m_briefing_partial"].format(t=_local(meta["until"], profile.tz)[-5:])
+        out.append(html.Span(className="m-briefing", children=[
+            html.Span(day + partial, className="m-briefing-day"), " ",
+            html.A("PDF", href=f"{prefix}{day}.pdf", className="m-link"), " · ",
+            html.A("HTML", href=f"{prefix}{day}.html", className="m-link", target="_blank", rel="noopener"),
+        ]))
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -332,3 +333,26 @@ def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_masked_tex
     dash_duo.wait_for_element("#auth-name")
     assert dash_duo.get_logs() == []
     _quiesce(dash_duo)
+
+
+def test_the_days_briefing_is_listed_and_downloads_from_the_manager_page(dash_duo, raw, settings, client, nyc):
+    from datetime import date
+
+    from dashboard import briefings
+
+    keys = Keys(nyc.city)
+    made = briefings.make(client, keys, nyc, date(2024, 5, 27))
+    briefings.store(client, keys, made)
+    page(dash_duo, settings)
+    link = dash_duo.wait_for_element(f"#{mid.BRIEFINGS} a[href$='2024-05-27.pdf']")
+    assert "2024-05-27 (to 08:30)" in dash_duo.find_element(f"#{mid.BRIEFINGS}").text
+    # The link works with the page's own session (the file is behind the sign-in like the page).
+    got = dash_duo.driver.execute_async_script(
+        "const done = arguments[1]; fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done("
+        "[r.status, r.headers.get('content-type'), new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))",
+        link.get_attribute("href"))
+    assert got == [200, "application/pdf", "%PDF-"]
+    # Without a session: refused.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{dash_duo.server_url}/manager/briefings/2024-05-27.pdf", timeout=10)
+    assert refused.value.code == 401
