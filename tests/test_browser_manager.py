@@ -247,15 +247,17 @@ def test_too_many_values_and_a_lost_server_are_said_so(dash_duo, raw, settings):
     _quiesce(dash_duo)
 
 
-def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_masked_text(dash_duo, client, settings,
-                                                                                   jiaozuo):
+def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_manager_tier_text(dash_duo, client, settings,
+                                                                                         jiaozuo):
     """Jiaozuo, with the clock pinned at noon: an appeal reopened after its resolution is overdue
-    again on its first deadline; a title with markup and a phone number arrives as masked text."""
+    again on its first deadline; a title with markup, a phone number and an ID number arrives as text,
+    masked for the manager tier (the phone kept, the ID masked); the CSV (the open API) masks both."""
     from .test_browser_wall import PHONE, _noon
 
     noon = _noon(jiaozuo)
     keys = Keys(jiaozuo.city)
-    nasty = f"<img src=x onerror=alert(1)>电话{PHONE}水管爆裂"
+    id_number = "410802199001011234"
+    nasty = f"<img src=x onerror=alert(1)>电话{PHONE}水管爆裂，身份证{id_number}"
 
     def ev(eid, etype, rid, ts, **extra):
         return {"v": "1", "event_id": eid, "type": etype, "request_id": rid, "ts": ts.isoformat(), **extra}
@@ -315,17 +317,18 @@ def test_the_chinese_page_lists_a_reopened_appeal_and_shows_titles_as_masked_tex
         f"return [...document.querySelectorAll('#{mid.DL_BODY} tr')]"
         ".find(tr => tr.querySelector('td.m-id').textContent === 'm1').querySelector('.m-title-cell').textContent")
     assert "<img src=x onerror=alert(1)>" in cell and "水管爆裂" in cell
-    assert PHONE not in cell and re.search(r"1\d\d\*+\d{2,4}", cell)
+    assert PHONE in cell and id_number not in cell and "身份证410802********1234" in cell
     assert dash_duo.find_elements(f"#{mid.ROOT} img, #{mid.ROOT} script") == []
-    assert PHONE not in dash_duo.driver.page_source
+    assert id_number not in dash_duo.driver.page_source
     href = dash_duo.find_element(f"#{mid.DL_CSV}").get_attribute("href")
     with urllib.request.urlopen(href) as answer:
-        assert PHONE not in answer.read().decode("utf-8-sig")
+        csv_text = answer.read().decode("utf-8-sig")
+    assert PHONE not in csv_text and id_number not in csv_text and re.search(r"1\d\d\*+\d{2,4}", csv_text)
     cookie = dash_duo.driver.get_cookie("civicwall_session")["value"]      # the feed needs the sign-in
     feed = urllib.request.Request(f"{dash_duo.server_url}/manager/feed?state=overdue,due_soon,on_track",
                                   headers={"Cookie": f"civicwall_session={cookie}"})
     with urllib.request.urlopen(feed) as answer:
-        assert PHONE not in answer.read().decode("utf-8")
+        assert id_number not in answer.read().decode("utf-8")
     # Signing out closes the page: the next refresh or reload leads to the sign-in form.
     dash_duo.find_element(".m-signout button").click()
     dash_duo.wait_for_element("#auth-name")
