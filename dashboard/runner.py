@@ -156,12 +156,14 @@ def main(args, settings: Settings) -> int:
         _wait_http(base + "/healthz", web)
         web.restart = True          # it could start, so a later death is worth a restart
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n"
-              f"  and the manager view on {base}/manager/\n  (Ctrl-C stops everything)\n", flush=True)
+              f"  the manager view on {base}/manager/ and the newsroom on {base}/newsroom/\n"
+              "  (Ctrl-C stops everything)\n", flush=True)
         users = users_path(settings)
         if not UserStore(users).users():
             where = "" if users == Path(".run") / "users.json" else f"CIVICWALL_USERS_FILE={users} "
-            print("  No one can sign in to the manager view yet; add someone with\n"
-                  f"    {where}.venv/bin/civicwall user add NAME --role manager\n", flush=True)
+            print("  No one can sign in to the manager view or the newsroom yet; add someone with\n"
+                  f"    {where}.venv/bin/civicwall user add NAME --role manager   (or --role newsroom)\n",
+                  flush=True)
         while not stopping:
             if embedded and embedded.process and embedded.process.poll() is not None:
                 print("civicwall: the embedded redis-server died; restarting it", file=sys.stderr, flush=True)

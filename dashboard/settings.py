@@ -35,7 +35,7 @@ class Settings:
     snapshot_ms: int = field(default=1000, metadata={"doc": "The snapshot is rebuilt at least this often, even with no events"})
     publish_ms: int = field(default=100, metadata={"doc": "After new events arrive, the snapshot is republished within this many ms (and no more often)"})
     refresh_ms: int = field(default=2000, metadata={"doc": "How often a wall screen polls when it has no push stream"})
-    manager_refresh_ms: int = field(default=10000, metadata={"doc": "How often the manager page (/manager/) refreshes its figures"})
+    manager_refresh_ms: int = field(default=10000, metadata={"doc": "How often the manager and newsroom pages refresh their figures"})
     stale_after_s: int = field(default=15, metadata={"doc": "A snapshot older than this is shown as delayed"})
     socket_timeout_s: float = field(default=5.0, metadata={"doc": "Redis socket timeout for ordinary commands"})
     host: str = field(default="127.0.0.1", metadata={"doc": "Address the web server binds (make run)"})
@@ -46,7 +46,7 @@ class Settings:
     feed: str = field(default="simulate", metadata={"doc": "Demo feed make run starts: simulate or none"})
     playlist: str = field(default="", metadata={"doc": "Views a wall rotates through, as view:seconds,... (overview, districts, trends, stories); empty: the profile's [[playlist]]"})
     push: str = field(default="on", metadata={"doc": "on: screens get each new snapshot pushed (server-sent events), polling only as a fallback; off: screens poll"})
-    users_file: str = field(default="", metadata={"doc": "Users who may sign in to the manager page (civicwall user add); empty: <data_dir>/users.json"})
+    users_file: str = field(default="", metadata={"doc": "Users who may sign in to the manager and newsroom pages (civicwall user add); empty: <data_dir>/users.json"})
     briefing_at: str = field(default="", metadata={"doc": "Local time (HH:MM) at which civicwall run's scheduler makes the day's briefing; empty: no scheduler"})
     secret_key: str = field(default="", repr=False, metadata={"doc": "Key that signs sign-in cookies; empty: a random key kept in Redis and shared by every worker"})
 
