@@ -66,6 +66,8 @@ class Texts:
         self._held: dict[str, tuple[str, str, str]] = {}     # id -> (title, text opening, question key)
         self._masked: dict[str, str] = {}                     # id -> masked title and text, folded (searched)
         self._lock = threading.Lock()
+        self._version = 0                                     # bumped whenever texts are added or dropped
+        self._questions: tuple[Any, int, pd.Series] | None = None
 
     def ensure(self, ids: Iterable[str]) -> None:
         missing = [i for i in ids if i not in self._held]
@@ -85,12 +87,14 @@ class Texts:
                     found[rid] = (title, str(state.get("text") or "")[:TEXT_CHARS * 2], question_key(title))
         with self._lock:
             self._held.update(found)
+            self._version += 1
 
     def keep_only(self, ids: set[str]) -> None:
         """Forget appeals no longer held by the table (called when it has shrunk a lot)."""
         with self._lock:
             self._held = {k: v for k, v in self._held.items() if k in ids}
             self._masked = {k: v for k, v in self._masked.items() if k in ids}
+            self._version += 1
 
     def __len__(self) -> int:
         return len(self._held)
@@ -103,6 +107,18 @@ class Texts:
 
     def question(self, rid: str) -> str:
         return self._held.get(rid, ("", "", ""))[2]
+
+    def questions(self, index: pd.Index) -> pd.Series:
+        """The question key of every appeal in ``index``, kept until the index or the texts change (the
+        index object itself is kept with it, so a new one can never pass for it)."""
+        held = self._questions
+        if held is not None and held[0] is index and held[1] == self._version:
+            return held[2]
+        get = self._held.get
+        empty = ("", "", "")
+        series = pd.Series([get(rid, empty)[2] for rid in index], index=index, dtype=object)
+        self._questions = (index, self._version, series)
+        return series
 
     def masked_folded(self, rid: str) -> str:
         """Title and text as the newsroom shows them (masked), folded for search; masked once."""
@@ -309,7 +325,7 @@ def stories(frame: pd.DataFrame, texts: Texts, query: Query, now: float, profile
     base = baseline_for(w, rules, held_since)
     earliest = w.start - base.shifts * base.step_s
     texts.ensure(frame.index[(frame["c"] >= earliest) | w.contains(frame["r"])].tolist())
-    questions = pd.Series({rid: texts.question(rid) for rid in frame.index}, dtype=object)
+    questions = texts.questions(frame.index)
     found = reasons(frame, questions, now, w, rules)
     scored: pd.DataFrame = found["scored"]
     rows = frame.loc[scored.index]
