@@ -113,22 +113,8 @@
 
   // -- the clock and the countdowns -------------------------------------------------------------
 
-  var formatters = {};
-  function clockText(seconds, tz) {
-    if (!formatters[tz]) {
-      formatters[tz] = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit",
-        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-    }
-    var p = {};
-    formatters[tz].formatToParts(new Date(seconds * 1000)).forEach(function (x) { p[x.type] = x.value; });
-    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
-  }
-
-  function fill(template, values) {
-    var out = String(template);
-    Object.keys(values).forEach(function (k) { out = out.split("{" + k + "}").join(String(values[k])); });
-    return out;
-  }
+  var shared = window.civicwallPages;
+  var clockText = shared.clockText, fill = shared.fill;
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
@@ -153,22 +139,13 @@
     var cfg = page.cfg;
     if (!cfg) { return; }
     var t = cfg.text, now = serverNow(), text, cls;
-    if (page.failedAt !== null) {
-      var since = page.status ? clockText(page.status.checked_at, cfg.tz).slice(11, 16) : null;
-      var server = page.failedCause === "server";
-      text = since ? fill(server ? t.server_stale_since : t.stale_since, { t: since })
-                   : (server ? t.server_unreachable : t.unreachable);
-      cls = "freshness is-stale";
-    } else if (page.refused) {
+    if (page.failedAt === null && page.refused) {
       text = t.m_refused;                  // the server answered: the address is what is wrong
       cls = "freshness is-stale";
-    } else if (!page.status) {
-      text = t.waiting;
-      cls = "freshness is-missing";
     } else {
-      var age = Math.max(0, Math.floor(Date.now() / 1000 - page.arrived));
-      text = age < 2 ? t.updated_now : fill(t.updated_ago, { n: age });
-      cls = "freshness is-live";
+      var line = shared.freshness(page, t, cfg.tz);
+      text = line.text;
+      cls = line.cls;
     }
     var fresh = document.getElementById(cfg.ids.freshness);
     if (fresh && fresh.textContent !== text) { setProps(cfg.ids.freshness, { children: text, className: cls }); }
@@ -200,17 +177,8 @@
     });
   }
 
-  // Only the panels that changed since the last answer are handed to Dash: most refreshes of a
-  // quiet hour redraw nothing, however long the tables.
   function apply(answer, sentAt) {
-    Object.keys(answer.panels).forEach(function (name) {
-      var text = JSON.stringify(answer.panels[name]);
-      if (page.shown[name] === text) { return; }
-      page.shown[name] = text;
-      var dot = name.lastIndexOf("."), props = {};
-      props[name.slice(dot + 1)] = answer.panels[name];
-      setProps(name.slice(0, dot), props);
-    });
+    shared.applyPanels(answer.panels, page.shown);
     page.status = answer.status;
     page.arrived = Date.now() / 1000;
     page.sentAt = sentAt;

@@ -17,11 +17,7 @@
                failedAt: null, failedCause: null, sentAt: 0, shown: {}, error: null };
 
   function setProps(id, props) { window.dash_clientside.set_props(id, props); }
-  function fill(template, values) {
-    var out = template;
-    Object.keys(values).forEach(function (k) { out = out.split("{" + k + "}").join(String(values[k])); });
-    return out;
-  }
+  var shared = window.civicwallPages, fill = shared.fill;
 
   function readUrl() {
     var q = new URLSearchParams(window.location.search), state = JSON.parse(JSON.stringify(DEFAULTS));
@@ -57,36 +53,13 @@
     if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, "", url); }
   }
 
-  function clockText(seconds) {
-    var f = new Intl.DateTimeFormat("en-CA", { timeZone: page.cfg.tz, hour12: false, year: "numeric",
-                                                month: "2-digit", day: "2-digit", hour: "2-digit",
-                                                minute: "2-digit", second: "2-digit" });
-    var p = {};
-    f.formatToParts(new Date(seconds * 1000)).forEach(function (x) { p[x.type] = x.value; });
-    return p.year + "-" + p.month + "-" + p.day + " " + (p.hour === "24" ? "00" : p.hour) + ":" + p.minute + ":" + p.second;
-  }
-
   function tick() {
-    var cfg = page.cfg, t = cfg.text, text, cls;
-    if (page.failedAt !== null) {
-      var since = page.status ? clockText(page.status.checked_at).slice(11, 16) : null;
-      var server = page.failedCause === "server";
-      text = since ? fill(server ? t.server_stale_since : t.stale_since, { t: since })
-                   : (server ? t.server_unreachable : t.unreachable);
-      cls = "freshness is-stale";
-    } else if (!page.status) {
-      text = t.waiting;
-      cls = "freshness is-missing";
-    } else {
-      var age = Math.max(0, Math.floor(Date.now() / 1000 - page.arrived));
-      text = age < 2 ? t.updated_now : fill(t.updated_ago, { n: age });
-      cls = "freshness is-live";
-    }
+    var cfg = page.cfg, t = cfg.text, line = shared.freshness(page, t, cfg.tz), text = line.text, cls = line.cls;
     var fresh = document.getElementById(cfg.ids.freshness);
     if (fresh && fresh.textContent !== text) { setProps(cfg.ids.freshness, { children: text, className: cls }); }
     if (page.status) {
       var now = page.status.as_of_ts + (Date.now() / 1000 - page.sentAt) * (page.status.rate || 0);
-      var shown = (page.status.mode === "replay" ? t.replay + " " : "") + clockText(now);
+      var shown = (page.status.mode === "replay" ? t.replay + " " : "") + shared.clockText(now, cfg.tz);
       var clock = document.getElementById(cfg.ids.clock);
       if (clock && clock.textContent !== shown) { setProps(cfg.ids.clock, { children: shown }); }
     }
@@ -100,14 +73,7 @@
   }
 
   function apply(answer, sentAt) {
-    Object.keys(answer.panels).forEach(function (name) {
-      var text = JSON.stringify(answer.panels[name]);
-      if (page.shown[name] === text) { return; }
-      page.shown[name] = text;
-      var dot = name.lastIndexOf("."), props = {};
-      props[name.slice(dot + 1)] = answer.panels[name];
-      setProps(name.slice(0, dot), props);
-    });
+    shared.applyPanels(answer.panels, page.shown);
     page.status = answer.status;
     page.arrived = Date.now() / 1000;
     page.sentAt = sentAt;

@@ -34,6 +34,19 @@ def history_store(profile, clock_at: float):
             server.stop()
 
 
+def grow(store, events, loaded: int, size: int, chunk: int = 200_000) -> int:
+    """Write and apply appeals ``loaded`` .. ``size`` - 1 through ``store`` (see history_store), ``chunk``
+    at a time, trimming the applied stream; ``events(start, count)`` yields their events. Returns
+    ``size``."""
+    while loaded < size:
+        n = min(chunk, size - loaded)
+        xadd_all(store.client, store.keys.stream, events(loaded, n))
+        store.agg.run_until_idle()
+        store.client.xtrim(store.keys.stream, maxlen=1000, approximate=False)
+        loaded += n
+    return loaded
+
+
 def xadd_all(client, stream: str, events, every: int = 5000) -> int:
     """Write ``events`` to ``stream`` in pipelines of ``every``; how many were written."""
     pipe = client.pipeline(transaction=False)

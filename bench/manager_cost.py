@@ -36,7 +36,7 @@ from callbacks import manager as page  # noqa: E402
 from dashboard import manager_api  # noqa: E402
 from dashboard.manager import FactsTable, Filters, ManagerData  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
-from _common import history_store, percentile, timed, xadd_all  # noqa: E402  (bench/ is this script's own folder)
+from _common import grow, history_store, percentile, timed  # noqa: E402  (bench/ is this script's own folder)
 
 SIZES = [10_000, 100_000, 1_000_000]
 UNITS = 300
@@ -89,12 +89,7 @@ def main() -> int:
         client, keys, agg = store.client, store.keys, store.agg
         loaded, extra = 0, 0
         for size in sizes:
-            while loaded < size:
-                n = min(CHUNK, size - loaded)
-                xadd_all(client, keys.stream, events(profile, loaded, n, end, rng))
-                agg.run_until_idle()
-                client.xtrim(keys.stream, maxlen=1000, approximate=False)
-                loaded += n
+            loaded = grow(store, lambda start, n: events(profile, start, n, end, rng), loaded, size, CHUNK)
             print(f"{size:,} appeals applied", file=sys.stderr, flush=True)
 
             gc.collect()

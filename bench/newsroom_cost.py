@@ -34,7 +34,7 @@ from dashboard.manager import ManagerData  # noqa: E402
 from dashboard.newsroom import NewsroomData  # noqa: E402
 from dashboard.profiles import load_profile  # noqa: E402
 from dashboard.taken import TakenMarks  # noqa: E402
-from _common import history_store, percentile, timed, xadd_all  # noqa: E402
+from _common import grow, history_store, percentile, timed  # noqa: E402
 from manager_cost import CHUNK, events as manager_events, rss_mib  # noqa: E402
 
 SIZES = [10_000, 100_000, 300_000]
@@ -70,15 +70,10 @@ def main() -> int:
     rng = random.Random(1)
     rows = []
     with history_store(profile, end.timestamp()) as store:
-        client, keys, agg = store.client, store.keys, store.agg
+        client, keys = store.client, store.keys
         loaded = 0
         for size in sorted(args.sizes):
-            while loaded < size:
-                n = min(CHUNK, size - loaded)
-                xadd_all(client, keys.stream, events(profile, loaded, n, end, rng))
-                agg.run_until_idle()
-                client.xtrim(keys.stream, maxlen=1000, approximate=False)
-                loaded += n
+            loaded = grow(store, lambda start, n: events(profile, start, n, end, rng), loaded, size, CHUNK)
             print(f"{size:,} appeals applied", file=sys.stderr, flush=True)
 
             managers = ManagerData(lambda: client, keys, profile, reuse_s=0)

@@ -14,16 +14,13 @@ says so, and the page keeps its picture and marks it stale.
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from dash import ClientsideFunction, Input
-from flask import Response, g, request
-from plotly.utils import PlotlyJSONEncoder
+from flask import g, request
 
 from dashboard import briefing_web, briefings, manager_api
 from dashboard.errors import StoreUnavailable
@@ -54,13 +51,7 @@ def register(app, data: ManagerData, profile: Profile, api_prefix: str = manager
             return manager_api.error(400, "bad_parameter", str(exc))
         except StoreUnavailable:
             body = {"error": "store_unavailable", "status": {"checked_at": time.time()}}
-        data_bytes = json.dumps(body, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder).encode()
-        headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
-        # Long tables are mostly markup that repeats: gzip makes a 400 kB answer some 30 kB.
-        if len(data_bytes) > 2048 and "gzip" in request.headers.get("Accept-Encoding", ""):
-            data_bytes = gzip.compress(data_bytes, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
-        return Response(data_bytes, mimetype="application/json", headers=headers)
+        return manager_api.page_feed(body)
 
     app.clientside_callback(
         ClientsideFunction(namespace="civicwall_manager", function_name="start"),

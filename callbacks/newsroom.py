@@ -13,7 +13,6 @@ SameSite=Lax). Answers: 200 with the mark, 409 when another user holds it, 404 f
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from datetime import datetime
@@ -21,7 +20,6 @@ from typing import Any
 
 from dash import ClientsideFunction, Input
 from flask import Response, g, request
-from plotly.utils import PlotlyJSONEncoder
 
 from dashboard import manager_api
 from dashboard.errors import StoreUnavailable
@@ -47,12 +45,7 @@ def register(app, data: NewsroomData, profile: Profile) -> None:
             return manager_api.error(400, "bad_parameter", str(exc))
         except StoreUnavailable:
             body = {"error": "store_unavailable", "status": {"checked_at": time.time()}}
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder).encode()
-        headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
-        if len(raw) > 2048 and "gzip" in request.headers.get("Accept-Encoding", ""):
-            raw = gzip.compress(raw, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
-        return Response(raw, mimetype="application/json", headers=headers)
+        return manager_api.page_feed(body)
 
     @app.server.post(prefix + MARK_SUFFIX, endpoint="newsroom_mark")
     def newsroom_mark():

@@ -8,6 +8,7 @@ Unknown parameters are refused, so a misspelt filter never silently widens an an
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from typing import Any, Callable
@@ -54,6 +55,20 @@ def error(status: int, code: str, message: str) -> Response:
     if status == 503:
         headers["Retry-After"] = "2"
     return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def page_feed(body: dict[str, Any]) -> Response:
+    """A page feed's answer (the manager and newsroom pages): JSON that may hold Dash components and
+    Plotly figures, gzipped when the browser takes it and it is worth it (long tables are mostly
+    markup that repeats: a 400 kB answer becomes some 30 kB), never cached."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"), cls=PlotlyJSONEncoder).encode()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(raw) > 2048 and "gzip" in request.headers.get("Accept-Encoding", ""):
+        raw = gzip.compress(raw, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return Response(raw, mimetype="application/json", headers=headers)
 
 
 def _params(allowed: tuple[str, ...]) -> dict[str, list[str]]:

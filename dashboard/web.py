@@ -169,7 +169,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 # Each page loads only its own scripts and styles from assets/.
-MANAGER_ASSETS = r"^(manager|newsroom|auth)\."
+MANAGER_ASSETS = r"^(manager|newsroom|feedpage|auth)\."
 WALL_ASSETS = r"^(canvas|ticker|wall|newsroom|auth)\."
 
 
