@@ -25,8 +25,10 @@ Masked
 1. E-mail addresses: first character of the local part, ``***``, the domain kept
    (``zhang.san@example.com`` → ``z***@example.com``).
 2. Chinese licence plates: a province abbreviation, a letter, an optional separator, then 5 or 6
-   letters/digits (at least one digit) or 4 and a 挂/学/警/港/澳 suffix: the province and the letter
-   are kept (``豫H12345`` → ``豫H*****``, ``豫H·D12345`` → ``豫H·******``). US plates have no shape
+   letters/digits (at least one digit, or capitals only), or 4 and a 挂/学/警/港/澳 suffix, or one
+   and a middle dot before the other 4 or 5: the province and the letter are kept (``豫H12345`` →
+   ``豫H*****``, ``豫H·D12345`` → ``豫H·******``, ``豫HG·4B96`` → ``豫H*·****``, ``豫HTBCCC`` →
+   ``豫H*****``). US plates have no shape
    that tells them from part numbers or words, so they are not detected.
 3. Names, only in the labelled forms ``姓名：`` / ``联系人：`` followed by 2-4 Chinese
    characters (the first is kept: ``张三`` → ``张*``), and ``Name:`` (also ``Full name:``, ``Contact
@@ -55,7 +57,8 @@ Masked
 9. North American numbers: an area code [2-9]xx in parentheses or followed by a space, dot or dash,
    a 3-digit exchange and a 4-digit line, optionally after +1 / 1: country and area code kept, last 2
    kept: ``(212) 555-0134`` → ``(212) ***-**34``, ``+1 212 555 0134`` → ``+1 212 *** **34``.
-10. SSNs written 3-2-4 with dashes: ``123-45-6789`` → ``***-**-6789``. A bare run of ten digits
+10. SSNs written 3-2-4 with dashes or spaces: ``123-45-6789`` → ``***-**-6789``, ``123 45 6789`` →
+    ``*** ** 6789``. A bare run of ten digits
     shaped like a North American number (area code and exchange starting 2-9, ``2125551234``) is
     masked like rule 9 (``212*****34``).
 11. Any other number right after a phone label (电话, 手机, 座机, 固话, 号码, 联系方式, 微信, QQ, 传真,
@@ -67,7 +70,7 @@ Masked
     written the same way.
 
 12. Names in running text, after a word that introduces a person: 我叫/名叫/本人/户主/业主 and the
-    roles 来电人/反映人/投诉人/申请人/求助人/当事人/联系人 (also without a colon) followed by a common
+    roles 来电人/反映人/投诉人/申请人/求助人/当事人/联系人/诉求人/来信人/留言人/举报人 (also without a colon) followed by a common
     surname and one or two more characters, up to punctuation, the end or a verb such as 反映/投诉/
     称/表示/来电; and 居民/村民/市民/网友/家长/群众/租户/患者 followed by such a name and one of those
     verbs (or 家/的), punctuation or the end. The surname is kept: ``村民李四反映`` → ``村民李*反映``. A surname with a courtesy
@@ -289,6 +292,7 @@ _NB = r"(?<![0-9])(?<![0-9]\.)"  # not inside a longer number, nor the fraction 
 _NA = r"(?![0-9])(?!\.[0-9])"
 _GAP = r"[ \t]*(?:[.:#][ \t]*)?(?:[是为][ \t]*)?(?::[ \t]*)?"  # label-to-value filler, unambiguous
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_PROVINCES = tuple(_PROVINCES)    # the plate rule's prefilter: only texts with one of them
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
 
 Replacer = Callable[[re.Match[str]], "str | None"]
@@ -312,8 +316,9 @@ _rule(r"""(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9._%+-]{1,64})@
           (?P<domain>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})(?![A-Za-z0-9-])""",
       _mask_email, digits=0, words=("@",), kind="email")
 _rule(rf"""(?P<keep>[{_PROVINCES}][A-Za-z])
-          (?P<rest>[·. -]?(?=[A-Za-z]{{0,5}}[0-9])(?:[A-Za-z0-9]{{5,6}}|[A-Za-z0-9]{{4}}[挂学警港澳]))
-          (?![A-Za-z0-9])""", _mask_plate, digits=1, kind="plate")
+          (?P<rest>[·. -]?(?:(?=[A-Za-z]{{0,5}}[0-9])(?:[A-Za-z0-9]{{5,6}}|[A-Za-z0-9]{{4}}[挂学警港澳])
+                            |[A-Z]{{5,6}}|[A-Z0-9]·[A-Z0-9]{{4,5}}))
+          (?![A-Za-z0-9])""", _mask_plate, digits=0, words=_PLATE_PROVINCES, kind="plate")
 _rule(rf"(?:姓名|联系人)[ \t]*:[ \t]*(?P<name>[{_HAN}]{{2,4}})", _mask_name, "name", digits=0,
       words=("姓名", "联系人"), kind="name")
 _rule(r"""(?i:(?<![a-z])(?<![a-z][ ])(?:(?:full|contact|caller|customer)[ ]+)?name)[ \t]*:[ \t]*
@@ -343,7 +348,7 @@ def _mask_running_name(m: re.Match[str]) -> str | None:
     return name[:surname] + "*" * len(rest)
 
 
-_rule(rf"""(?:我叫|名叫|本人|户主|业主|来电人|反映人|投诉人|申请人|求助人|当事人|联系人)[ \t]*[:：]?[ \t]*{_NAME}
+_rule(rf"""(?:我叫|名叫|本人|户主|业主|来电人|反映人|投诉人|申请人|求助人|当事人|联系人|诉求人|来信人|留言人|举报人)[ \t]*[:：]?[ \t]*{_NAME}
           (?=(?:{_NAME_VERBS})|[，,。.;；、！!？?\s（(：:0-9+]|$)""", _mask_running_name, "name", digits=0,
       words=("我叫", "名叫", "本人", "户主", "业主", "人"), kind="name")
 _rule(rf"""(?:居民|村民|市民|网友|家长|群众|租户|患者){_NAME}
@@ -387,7 +392,7 @@ _rule(rf"{_NB}(?P<area>0[12][0-9]|0[3-9][0-9]{{2}})[0-9]{{7,8}}{_NA}", _mask_lan
 _rule(rf"""(?:\+1[ .-]?|{_NB}1[ .-]?|{_NB})
           (?:\((?P<area>[2-9][0-9]{{2}})\)[ ]?[0-9]{{3}}[ .-]?|(?P<area2>[2-9][0-9]{{2}})[ .-][0-9]{{3}}[ .-])
           [0-9]{{4}}{_NA}""", _mask_nanp)
-_rule(rf"{_NB}(?P<num>[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}){_NA}", _mask_last4, "num", kind="ssn")
+_rule(rf"{_NB}(?P<num>[0-9]{{3}}([- ])[0-9]{{2}}\2[0-9]{{4}}){_NA}", _mask_last4, "num", kind="ssn")
 # A bare ten-digit run shaped like a North American number (area and exchange both start 2-9).
 _rule(rf"{_NB}(?P<area>[2-9][0-9]{{2}})[2-9][0-9]{{6}}{_NA}", _mask_nanp)
 # After the North American rules, so that 1-718-555-0199 keeps its US form.

@@ -105,6 +105,7 @@ MASKED = [
     ("ssn-labelled-dashed", "SSN 123-45-6789", "SSN ***-**-6789", ("123456789",)),
     ("ssn-unlabelled-dashed", "my social is 078-05-1120", "my social is ***-**-1120", ("078051120",)),
     ("ssn-labelled-plain", "SSN: 123456789", "SSN: *****6789", ("123456789",)),
+    ("ssn-unlabelled-spaces", "my ssn is 123 45 6789", "my ssn is *** ** 6789", ()),
     ("ssn-labelled-spaces", "Social Security number: 123 45 6789", "Social Security number: *** ** 6789",
      ("123456789",)),
     # e-mail: first character of the local part, then ***, domain kept
@@ -126,8 +127,11 @@ MASKED = [
     ("plate-space-separator", "川A 1B234", "川A *****", ()),
     ("plate-learner-suffix", "苏E1234学", "苏E*****", ()),
     ("plate-two-plates", "鲁B12345和鲁B54321", "鲁B*****和鲁B*****", ()),
+    ("plate-dot-after-first-serial", "有辆豫HG·4B96的面包车", "有辆豫H*·****的面包车", ()),
+    ("plate-capitals-only", "车牌豫HTBCCC违停", "车牌豫H*****违停", ()),
     # names only in labelled form
     ("name-cn-two-characters", "姓名：张三", "姓名：张*", ()),
+    ("name-cn-after-appellant", "已联系诉求人张三（电话13812345678）", "已联系诉求人张*（电话138****5678）", ()),
     ("name-cn-three-characters-and-phone", "姓名：张三丰，电话13812345678", "姓名：张**，电话138****5678",
      ("13812345678",)),
     ("name-cn-four-characters-ascii-colon", "姓名: 欧阳娜娜", "姓名: 欧***", ()),
@@ -270,6 +274,7 @@ KEPT = [
     ("label-inside-a-word", "hotel 1234567"),
     ("street-name-label-is-not-a-name", "Street name: Main St"),
     ("province-character-not-a-plate", "新iPhone15很好用"),
+    ("province-and-a-word-not-a-plate", "在京Amazon买的"),
     ("already-masked-mobile", "138****5678"),
     ("already-masked-name", "姓名：张*"),
     ("working-days", "3-5个工作日内答复"),
