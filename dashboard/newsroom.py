@@ -245,12 +245,11 @@ def reasons(frame: pd.DataFrame, questions: pd.Series, now: float, w: Window, ru
     # The same question asked by many, city-wide, against the usual level for that question.
     q = questions.reindex(frame.index).fillna("")
     asked = q != ""
-    if asked.any():
+    if asked.any() and base.shifts:
         qframe = frame[asked]
         qk = [q[asked]]
         q_now = _counts_in(qframe, [w], qk)
-        q_usual = (_counts_in(qframe, shifts, qk) / base.shifts).reindex(q_now.index).fillna(0.0) if base.shifts \
-            else pd.Series(0.0, index=q_now.index)
+        q_usual = (_counts_in(qframe, shifts, qk) / base.shifts).reindex(q_now.index).fillna(0.0)
         q_ratio = q_now / np.maximum(q_usual, 1.0)
         shared = (q_now >= rules.share_min) & (q_ratio >= rules.share_ratio)
         if shared.any():

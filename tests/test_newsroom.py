@@ -13,6 +13,7 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from dashboard import clock
@@ -298,3 +299,30 @@ def test_the_feed_names_a_bad_address_and_never_sends_the_raw_phone(news, users,
     assert bad.status_code == 400 and "period" in bad.get_json()["message"]
     body = alice.get("/newsroom/feed?q=入园").get_data(as_text=True)
     assert "138****5678" in body and PHONE not in body
+
+
+def test_without_earlier_appeals_there_is_no_surge_and_no_shared_question(jiaozuo):
+    """A fresh install: eight appeals today in one district and category, all asking the same, and
+    nothing held from before today. Without a usual level neither reason is given."""
+    from dashboard.manager import windows
+    from dashboard.manager_table import frame_from_facts
+    from dashboard.newsroom import reasons
+
+    import orjson
+
+    start = TODAY.timestamp()
+    ids = [f"F{i}" for i in range(8)]
+    raws = [orjson.dumps({"ct": start + 3600 * (i + 1), "cat": "城市管理", "dist": "温县", "ch": "hotline"})
+            for i in range(8)]
+    frame = frame_from_facts(ids, raws)
+    w, _ = windows("today", NOW.timestamp(), SH)
+    found = reasons(frame, pd.Series("停水", index=frame.index), NOW.timestamp(), w, NewsroomRules())
+    assert found["baseline"].shifts == 0
+    assert len(found["scored"]) == 0
+    # Appeals held from before yesterday began: one usual day, with nothing like these, so both
+    # reasons are given against a usual level of 0 (counted as 1).
+    raws.append(orjson.dumps({"ct": start - 86400 - 60, "cat": "其他", "dist": "孟州市", "ch": "web"}))
+    frame = frame_from_facts(ids + ["F-early"], raws)
+    found = reasons(frame, pd.Series("停水", index=frame.index), NOW.timestamp(), w, NewsroomRules())
+    assert found["baseline"].shifts == 1
+    assert found["scored"]["surge_n"].tolist() == [8.0] * 8 and found["scored"]["shared_n"].tolist() == [8.0] * 8
