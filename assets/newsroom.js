@@ -1,10 +1,11 @@
 /* The newsroom page's browser side (callbacks/newsroom.py describes the feed and the mark).
  *
  * The page's state (period, districts, categories, status, search, hide taken) lives in the URL's
- * query string, as on the manager page: start() reads it once and sets the controls; changed() runs
- * when a reporter changes a control, writes the state into the URL and fetches the feed. A timer
- * refreshes every refresh_ms, so a colleague's mark shows up within that time. The server checks the
- * address; what it refuses is named in the red line.
+ * query string, as on the manager page: start() sends the address to the server, which answers with
+ * the view it could make of it (what it could not use is left at its default and named, in the page's
+ * language, in the red line), and the controls are set to that view; changed() runs when a reporter
+ * changes a control, writes the state into the URL and fetches the feed. A timer refreshes every
+ * refresh_ms, so a colleague's mark shows up within that time.
  *
  * "Take this story" / "Release" buttons are plain buttons in the story cards with data-id and
  * data-action; one click listener on the list posts the mark and refreshes at once.
@@ -14,26 +15,11 @@
 
   var DEFAULTS = { period: "today", district: [], category: [], status: "all", q: "", hide_taken: false };
   var page = { cfg: null, state: null, seq: 0, applied: 0, inflight: null, status: null, arrived: 0,
-               failedAt: null, failedCause: null, sentAt: 0, shown: {}, error: null };
+               failedAt: null, failedCause: null, sentAt: 0, shown: {}, error: null, synced: false,
+               problems: [], notes: [] };
 
   function setProps(id, props) { window.dash_clientside.set_props(id, props); }
   var shared = window.civicwallPages, fill = shared.fill;
-
-  function readUrl() {
-    var q = new URLSearchParams(window.location.search), state = JSON.parse(JSON.stringify(DEFAULTS));
-    state.period = q.get("period") || DEFAULTS.period;
-    state.district = q.getAll("district").filter(Boolean);
-    state.category = q.getAll("category").filter(Boolean);
-    state.status = q.get("status") || DEFAULTS.status;
-    state.q = q.get("q") || "";
-    state.hide_taken = q.get("hide_taken") === "1";
-    // Anything else the address holds goes to the server as it is, which names what it cannot use.
-    state.extra = [];
-    q.forEach(function (v, k) {
-      if (["period", "district", "category", "status", "q", "hide_taken"].indexOf(k) < 0) { state.extra.push([k, v]); }
-    });
-    return state;
-  }
 
   function query(state) {
     var q = new URLSearchParams();
@@ -43,7 +29,6 @@
     if (state.status !== DEFAULTS.status) { q.append("status", state.status); }
     if (state.q) { q.append("q", state.q); }
     if (state.hide_taken) { q.append("hide_taken", "1"); }
-    (state.extra || []).forEach(function (kv) { q.append(kv[0], kv[1]); });
     return q.toString();
   }
 
@@ -72,13 +57,40 @@
                                                : { children: text, style: {} });
   }
 
+  // The controls show the view the server answered with: on the first answer, what the address
+  // asked for minus what could not be used (named in the red line until the reporter changes
+  // something).
+  function sync(state) {
+    page.synced = true;
+    page.state = { period: state.period, district: state.district, category: state.category,
+                   status: state.status, q: state.q, hide_taken: state.hide_taken };
+    setProps("n-period", { value: state.period });
+    setProps("n-district", { value: state.district });
+    setProps("n-category", { value: state.category });
+    setProps("n-status", { value: state.status });
+    setProps("n-search", { value: state.q });
+    setProps("n-hide-taken", { value: state.hide_taken ? ["1"] : [] });
+  }
+
+  function notes() {
+    var t = page.cfg.text, lines = [];
+    if (page.problems.length) { lines.push(fill(t.m_bad_address, { message: page.problems.join("; ") })); }
+    lines = lines.concat(page.notes);
+    return lines.length ? lines.join(" · ") : null;
+  }
+
   function apply(answer, sentAt) {
     shared.applyPanels(answer.panels, page.shown);
     page.status = answer.status;
     page.arrived = Date.now() / 1000;
     page.sentAt = sentAt;
     page.failedAt = null;
-    showError(null);
+    if (!page.synced) {
+      page.problems = answer.status.problems || [];
+      sync(answer.status.state);
+    }
+    page.notes = answer.status.notes || [];
+    showError(notes());
     tick();
   }
 
@@ -91,7 +103,9 @@
   function refresh() {
     var cfg = page.cfg;
     if (!cfg || page.inflight) { return; }
-    var seq = ++page.seq, text = query(page.state), sentAt = Date.now() / 1000;
+    // Until the first answer, the address as it is; then the view shown.
+    var seq = ++page.seq, sentAt = Date.now() / 1000;
+    var text = page.synced ? query(page.state) : window.location.search.replace(/^\?/, "");
     var xhr = new XMLHttpRequest();
     page.inflight = xhr;
     xhr.open("GET", cfg.feed_url + (text ? "?" + text : ""));
@@ -146,14 +160,6 @@
   function start(cfg) {
     if (!cfg || page.cfg) { return; }
     page.cfg = cfg;
-    page.state = readUrl();
-    var s = page.state;
-    setProps("n-period", { value: s.period });
-    setProps("n-district", { value: s.district, options: s.district.map(function (x) { return { label: x, value: x }; }) });
-    setProps("n-category", { value: s.category, options: s.category.map(function (x) { return { label: x, value: x }; }) });
-    setProps("n-status", { value: s.status });
-    setProps("n-search", { value: s.q });
-    setProps("n-hide-taken", { value: s.hide_taken ? ["1"] : [] });
     document.addEventListener("click", function (e) {
       var button = e.target.closest ? e.target.closest("button[data-action]") : null;
       if (button && document.getElementById(cfg.ids.list).contains(button)) { mark(button); }
@@ -164,17 +170,24 @@
     window.setInterval(refresh, cfg.refresh_ms);
   }
 
+  var KEYS = { "n-period": "period", "n-district": "district", "n-category": "category", "n-status": "status",
+               "n-search": "q", "n-hide-taken": "hide_taken" };
+
   function changed(period, district, category, status, q, hide) {
-    if (!page.cfg) { return; }
-    var next = { period: period || DEFAULTS.period, district: district || [], category: category || [],
-                 status: status || DEFAULTS.status, q: (q || "").trim(), hide_taken: (hide || []).indexOf("1") >= 0,
-                 extra: [] };
-    var before = JSON.stringify(page.state), after = JSON.stringify(next);
-    // The first call after start() only echoes the address's own values back: keep its extras.
-    if (JSON.stringify(Object.assign({}, page.state, { extra: [] })) === after) { return; }
-    if (before === after) { return; }
+    if (!page.cfg || !page.synced) { return; }      // before the first answer the controls are not the page's
+    var given = { period: period || DEFAULTS.period, district: district || [], category: category || [],
+                  status: status || DEFAULTS.status, q: (q || "").trim(), hide_taken: (hide || []).indexOf("1") >= 0 };
+    // Only the control that fired counts: when sync() sets them all, each fires with the others not
+    // yet set, and a control that only echoes the state back changes nothing.
+    var next = JSON.parse(JSON.stringify(page.state)), moved = false;
+    (window.dash_clientside.callback_context.triggered || []).forEach(function (t) {
+      var key = KEYS[t.prop_id.split(".")[0]];
+      if (key && JSON.stringify(given[key]) !== JSON.stringify(next[key])) { next[key] = given[key]; moved = true; }
+    });
+    if (!moved) { return; }
     page.state = next;
-    showError(null);
+    page.problems = [];
+    showError(notes());
     writeUrl(next);
     restart();
   }

@@ -2,7 +2,9 @@
 
 ``GET /newsroom/feed?<the page's state>`` answers ``{"status": {...}, "panels": {"<id>.<prop>": value}}``
 like the manager page's feed (callbacks/manager.py): the story cards, the count line and the
-filters' options. A bad parameter is a 400 with the reason; an unreachable store a 200 that says so.
+filters' options. What in the address cannot be used is left at its default and named, in the
+page's language, in ``status.problems`` (``status.state`` is the view shown); an unreachable store
+is a 200 that says so.
 
 ``POST /newsroom/mark`` with a JSON body ``{"id": "...", "action": "take" | "release"}`` sets or
 removes the signed-in user's mark (dashboard/taken.py). It needs the header
@@ -23,10 +25,12 @@ from flask import Response, g, request
 
 from dashboard import manager_api
 from dashboard.errors import StoreUnavailable
-from dashboard.manager import FilterError, Filters
+from dashboard.i18n import strings
+from dashboard.manager import Filters
 from dashboard.newsroom import NewsroomData, Query
 from dashboard.profiles import Profile
 from dashboard.taken import MarkRefused
+from dashboard.users import User
 from layouts import newsroom as views
 
 FEED_SUFFIX = "feed"
@@ -40,9 +44,7 @@ def register(app, data: NewsroomData, profile: Profile) -> None:
     def newsroom_feed():
         user = getattr(g, "user", None)
         try:
-            body = feed(data, profile, request.args.to_dict(flat=False), user.name if user else "")
-        except FilterError as exc:
-            return manager_api.error(400, "bad_parameter", str(exc))
+            body = feed(data, profile, request.args.to_dict(flat=False), user)
         except StoreUnavailable:
             body = {"error": "store_unavailable", "status": {"checked_at": time.time()}}
         return manager_api.page_feed(body)
@@ -86,10 +88,18 @@ def register(app, data: NewsroomData, profile: Profile) -> None:
     )
 
 
-def feed(data: NewsroomData, profile: Profile, args: dict[str, list[str]], user: str) -> dict[str, Any]:
-    query = Query.from_query(args, profile)
+def feed(data: NewsroomData, profile: Profile, args: dict[str, list[str]], user: User | str | None) -> dict[str, Any]:
+    """The page's answer for the address ``args``: what in it cannot be used is named (in the page's
+    language) and left at its default; the rest of the view is shown."""
+    s = strings(profile.language, profile.labels)
+    query, problems = Query.read(args, profile, s)
     answer = data.answer(query)
     held = data.managers.answer("options", Filters())
+    held_categories = {o["value"] for o in held["category"]}
+    notes = [s["m_unheld"].format(name=s["m_category"], value="'" + c[:40] + "'")
+             for c in query.filters.category if c not in held_categories]
+    name = user.name if isinstance(user, User) else (user or "")
+    may_manage = isinstance(user, User) and user.may("manager")
     chosen = {name: list(getattr(query.filters, name)) for name in ("district", "category")}
     names = profile.district_names()
     options = {
@@ -97,19 +107,21 @@ def feed(data: NewsroomData, profile: Profile, args: dict[str, list[str]], user:
         "category": held["category"],
     }
     # A chosen value no appeal has stays in the list, so it still shows as chosen.
-    for name, values in chosen.items():
-        known = {o["value"] for o in options[name]}
-        options[name] = options[name] + [{"value": v, "label": names.get(v, v)} for v in values if v not in known]
+    for dimension, values in chosen.items():
+        known = {o["value"] for o in options[dimension]}
+        options[dimension] = options[dimension] + [{"value": v, "label": names.get(v, v)} for v in values if v not in known]
     panels = {
-        f"{views.LIST}.children": views.story_cards(answer, profile, user),
+        f"{views.LIST}.children": views.story_cards(answer, profile, name),
         f"{views.COUNT}.children": views.count_line(answer, profile),
         f"{views.DISTRICT}.options": options["district"],
         f"{views.CATEGORY}.options": options["category"],
-        f"{views.USER}.children": user,
+        f"{views.USER}.children": name,
+        f"{views.MANAGER_LINK}.style": {} if may_manage else {"display": "none"},
     }
     return {
         "status": {"as_of": datetime.fromtimestamp(answer["as_of_ts"], profile.tz).isoformat(timespec="seconds"),
                    "as_of_ts": answer["as_of_ts"], "mode": answer["clock"]["mode"], "rate": answer["clock"]["rate"],
-                   "checked_at": time.time(), "window": answer["window"], "matched": answer["matched"]},
+                   "checked_at": time.time(), "window": answer["window"], "matched": answer["matched"],
+                   "state": query.state(), "problems": problems, "notes": notes},
         "panels": panels,
     }

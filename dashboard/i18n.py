@@ -50,6 +50,8 @@ EN: dict[str, str] = {
     "unreachable": "data source unreachable",
     "server_stale_since": "stale since {t}: wall server not answering",
     "server_unreachable": "wall server not answering",
+    "page_server_stale_since": "stale since {t}: server not answering",
+    "page_server_unreachable": "server not answering",
     "waiting": "waiting for first data",
     "replay": "REPLAY",
     # The manager page.
@@ -258,6 +260,8 @@ ZH: dict[str, str] = {
     "unreachable": "数据源不可达",
     "server_stale_since": "大屏服务无响应，画面停留在 {t}",
     "server_unreachable": "大屏服务无响应",
+    "page_server_stale_since": "服务器无响应，画面停留在 {t}",
+    "page_server_unreachable": "服务器无响应",
     "waiting": "等待首批数据",
     "replay": "回放",
     # 管理视图

@@ -27,9 +27,10 @@ import orjson
 import pandas as pd
 
 from .keys import Keys
-from .manager import Filters, FilterError, Window, _iso, read_states, windows
+from .i18n import strings
+from .manager import MAX_VALUE_CHARS, MAX_VALUES, PERIODS, Filters, FilterError, Window, _iso, read_states, windows
 from .masking import NEWSROOM, mask_text
-from .profiles import NewsroomRules, Profile
+from .profiles import NewsroomRules, Profile, normalise_name
 from .store import translated
 
 SURGE, SHARED, FAST, LONG, PRAISED = "surge", "shared", "fast", "long_standing", "praised"
@@ -180,32 +181,80 @@ class Query:
 
     @classmethod
     def from_query(cls, args: Mapping[str, Any], profile: Profile) -> "Query":
-        def one(name: str, default: str) -> str:
-            values = args.get(name) or [default]
-            values = [values] if isinstance(values, str) else list(values)
-            if len(values) > 1:
-                raise FilterError(f"{name}: give one value")
-            return str(values[0])
+        """The query an address asks for; FilterError names the first thing in it that cannot be used."""
+        query, problems = cls.read(args, profile, strings("en"))
+        if problems:
+            raise FilterError(problems[0])
+        return query
 
-        known = {"period", "district", "category", "channel", "unit", "status", "q", "hide_taken", "limit"}
-        unknown = sorted(set(args) - known)
-        if unknown:
-            raise FilterError(f"unknown parameter {unknown[0][:40]!r}")
-        filters = Filters.from_query({k: v for k, v in args.items() if k not in ("status", "q", "hide_taken", "limit")},
-                                     profile)
-        status = one("status", "all")
-        if status not in STATUSES:
-            raise FilterError(f"status: {status[:20]!r} is not one of {', '.join(STATUSES)}")
-        text = one("q", "").strip()
+    @classmethod
+    def read(cls, args: Mapping[str, Any], profile: Profile, s: Mapping[str, str]) -> tuple["Query", list[str]]:
+        """The query an address asks for, taking the default for whatever in it cannot be used, and
+        each such thing with its reason in the words of ``s`` (the page's language)."""
+        problems: list[str] = []
+        label = {"period": s["m_period"], "district": s["m_district"], "category": s["m_category"],
+                 "status": s["n_status"], "q": s["n_search"], "hide_taken": s["n_hide_taken"], "limit": "limit"}
+
+        def quoted(value: str) -> str:
+            return "'" + value[:40] + "'"
+
+        def values(name: str) -> list[str]:
+            raw = args.get(name, ())
+            items = [raw] if isinstance(raw, str) else [str(v) for v in raw]
+            out = []
+            for item in items:
+                if len(item) > MAX_VALUE_CHARS and name != "q":
+                    problems.append(s["m_bad_long"].format(name=label[name], n=MAX_VALUE_CHARS))
+                elif item != "" and item not in out:
+                    out.append(item)
+            return out
+
+        def single(name: str, default: str, allowed: Iterable[str] | None = None) -> str:
+            given = values(name)
+            if len(given) > 1:
+                problems.append(s["m_bad_one"].format(name=label[name]))
+                return default
+            if not given:
+                return default
+            if allowed is not None and given[0] not in allowed:
+                problems.append(s["m_bad_value"].format(name=label[name], value=quoted(given[0]),
+                                                       allowed=", ".join(allowed)))
+                return default
+            return given[0]
+
+        for name in args:
+            if name not in label:
+                problems.append(s["m_bad_unknown"].format(name=quoted(name)))
+        period = single("period", "today", list(PERIODS))
+        status = single("status", "all", STATUSES)
+        hide = single("hide_taken", "0", ("0", "1"))
+        limit = single("limit", "50", [str(n) for n in range(1, MAX_LIMIT + 1)])
+        text = single("q", "").strip()
         if len(text) > MAX_QUERY_CHARS:
-            raise FilterError(f"q: at most {MAX_QUERY_CHARS} characters")
-        hide = one("hide_taken", "0")
-        if hide not in ("0", "1"):
-            raise FilterError(f"hide_taken: {hide[:20]!r} is not 0 or 1")
-        raw_limit = one("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise FilterError(f"limit: a whole number from 1 to {MAX_LIMIT}, got {raw_limit[:20]!r}")
-        return cls(filters, status, text, hide == "1", int(raw_limit))
+            problems.append(s["m_bad_long"].format(name=label["q"], n=MAX_QUERY_CHARS))
+            text = ""
+        lookup = profile.district_lookup()
+        districts: list[str] = []
+        for d in values("district"):
+            found = lookup.get(normalise_name(d))
+            if found is None:
+                problems.append(s["m_bad_district"].format(value=quoted(d),
+                                                           allowed=", ".join(x.name for x in profile.districts)))
+            elif found not in districts:
+                districts.append(found)
+        categories = values("category")
+        for name, chosen in (("district", districts), ("category", categories)):
+            if len(chosen) > MAX_VALUES:
+                problems.append(s["m_bad_many"].format(name=label[name], n=MAX_VALUES))
+                del chosen[MAX_VALUES:]
+        filters = Filters(period=period, district=tuple(districts), category=tuple(categories))
+        return cls(filters, status, text, hide == "1", int(limit)), problems
+
+    def state(self) -> dict[str, Any]:
+        """The page's controls for this query (what the page shows as chosen)."""
+        return {"period": self.filters.period, "district": list(self.filters.district),
+                "category": list(self.filters.category), "status": self.status, "q": self.text,
+                "hide_taken": self.hide_taken}
 
 
 def reasons(frame: pd.DataFrame, questions: pd.Series, now: float, w: Window, rules: NewsroomRules) -> dict[str, Any]:

@@ -37,7 +37,10 @@ def manager_layout(profile: Profile, *, feed_url: str, api_url: str, refresh_ms:
                "order": ["asc", "desc"], "times_by": list(BY_KEYS), "league_by": ["unit", "district", "category"],
                "rank_by": list(RANK_KEYS)}
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url, "api_url": api_url,
-              "refresh_ms": refresh_ms, "text": {k: s[k] for k in FRESHNESS_KEYS}, "allowed": allowed,
+              "refresh_ms": refresh_ms, "allowed": allowed,
+              # The page's own server, not the wall's, is the one that stops answering here.
+              "text": {**{k: s[k] for k in FRESHNESS_KEYS}, "server_stale_since": s["page_server_stale_since"],
+                       "server_unreachable": s["page_server_unreachable"]},
               # A district may be written as its id, name or any alias (normalised as in profiles.py).
               "districts": profile.district_lookup(), "district_ids": [d.id for d in profile.districts],
               "max_values": manager.MAX_VALUES, "max_chars": manager.MAX_VALUE_CHARS,

@@ -32,12 +32,13 @@ STATUS = "n-status"
 SEARCH = "n-search"
 HIDE_TAKEN = "n-hide-taken"
 RESET = "n-reset"
+MANAGER_LINK = "n-manager-link"
 COUNT = "n-count"
 LIST = "n-list"
 CONTROLS = (PERIOD, DISTRICT, CATEGORY, STATUS, SEARCH, HIDE_TAKEN)
 
-TEXT_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "server_stale_since", "server_unreachable",
-             "waiting", "replay", "m_error", "n_take_failed")
+TEXT_KEYS = ("updated_ago", "updated_now", "stale_since", "unreachable", "waiting", "replay", "m_error",
+             "m_bad_address", "n_take_failed")
 STATUS_KEYS = {"all": "n_status_all", "open": "n_status_open", "resolved": "n_status_resolved"}
 
 
@@ -45,7 +46,10 @@ def newsroom_layout(profile: Profile, *, feed_url: str, action_url: str, refresh
                     manager_url: str = "/manager/") -> html.Div:
     s = strings(profile.language, profile.labels)
     config = {"tz": profile.timezone, "locale": locale(profile.language), "feed_url": feed_url,
-              "action_url": action_url, "refresh_ms": refresh_ms, "text": {k: s[k] for k in TEXT_KEYS},
+              "action_url": action_url, "refresh_ms": refresh_ms,
+              # The page's own server, not the wall's, is the one that stops answering here.
+              "text": {**{k: s[k] for k in TEXT_KEYS}, "server_stale_since": s["page_server_stale_since"],
+                       "server_unreachable": s["page_server_unreachable"]},
               "ids": {"freshness": FRESHNESS, "clock": CLOCK, "error": ERROR, "list": LIST}}
     labels = {k: s[v] for k, v in DROPDOWN_LABELS.items()}
 
@@ -68,7 +72,9 @@ def newsroom_layout(profile: Profile, *, feed_url: str, action_url: str, refresh
                 html.Span(id=CLOCK, className="m-clock"),
                 html.Span(s["waiting"], id=FRESHNESS, className="freshness is-missing"),
                 html.A(s["m_to_wall"], href=wall_url, className="m-link"),
-                html.A(s["n_to_manager"], href=manager_url, className="m-link"),
+                # Shown to users who may open the manager view (the feed says).
+                html.A(s["n_to_manager"], href=manager_url, className="m-link", id=MANAGER_LINK,
+                       style={"display": "none"}),
                 html.Span(id=USER, className="m-user"),
                 html.Form(action="/signout", method="post", className="m-signout",
                           children=html.Button(s["m_sign_out"], type="submit", className="m-link m-sort")),

@@ -89,5 +89,14 @@ def test_search_and_filters_live_in_the_address(dash_duo, news, users, settings)
         f"return Array.from(document.querySelectorAll('#{nid.LIST} .n-text'), p => p.textContent)")
     assert len(texts) == 3 and all("138****5678" in t and "13812345678" not in t for t in texts)
 
-    dash_duo.driver.get(dash_duo.server_url + "/newsroom/?period=week")
-    dash_duo.wait_for_contains_text(f"#{nid.ERROR}", "period")
+    # A slip in the address is named in the page's language; the rest of the view is shown, with the
+    # controls at what is shown, until the reporter changes something.
+    dash_duo.driver.get(dash_duo.server_url + "/newsroom/?period=week&status=resolved")
+    dash_duo.wait_for_contains_text(f"#{nid.ERROR}", "地址中有无法识别的部分，已按默认值显示：时段 的取值 'week' 无效")
+    until(lambda: dash_duo.find_element(f"#{nid.PERIOD} input[value='today']").is_selected(), timeout=10)
+    assert dash_duo.find_element(f"#{nid.STATUS} input[value='resolved']").is_selected()
+    dash_duo.wait_for_contains_text(f"#{nid.COUNT}", "符合条件 3 条")
+    assert not dash_duo.find_element(f"#{nid.MANAGER_LINK}").is_displayed()      # a reporter's page
+    dash_duo.find_element(f"#{nid.STATUS} input[value='all']").click()
+    until(lambda: not dash_duo.find_element(f"#{nid.ERROR}").is_displayed(), timeout=10)
+    until(lambda: parse_qs(urlsplit(dash_duo.driver.current_url).query) == {}, timeout=10)

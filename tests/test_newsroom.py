@@ -178,7 +178,7 @@ def test_filters_status_and_period(news, jiaozuo):
     opened = kinds(ask(data, jiaozuo, status="open", limit="200"))
     assert set(opened) <= set(ids["surge"]) | set(ids["shared"])
     assert len(ask(data, jiaozuo, limit="2")["stories"]) == 2
-    with pytest.raises(FilterError, match="status"):
+    with pytest.raises(FilterError, match="Status: 'closed' is not one of all, open, resolved"):
         ask(data, jiaozuo, status="closed")
     with pytest.raises(FilterError, match="unknown parameter 'sort'"):
         ask(data, jiaozuo, sort="score")
@@ -295,8 +295,19 @@ def test_a_mark_over_http_is_tied_to_its_user_and_survives_a_restart(news, users
 
 def test_the_feed_names_a_bad_address_and_never_sends_the_raw_phone(news, users, settings):
     alice = browser(settings, "alice")
-    bad = alice.get("/newsroom/feed?period=week")
-    assert bad.status_code == 400 and "period" in bad.get_json()["message"]
+    # What cannot be used is named in the page's language and left at its default; the rest is shown.
+    answer = alice.get("/newsroom/feed?period=week&perod=1&district=哥谭&district=武陟&status=open&status=all"
+                       "&category=无此类&hide_taken=yes").get_json()
+    assert answer["status"]["problems"] == [
+        "未知参数 'perod'",
+        "时段 的取值 'week' 无效（可选：today, 7d, 30d）",
+        "状态 只能给一个值",
+        "隐藏已认领 的取值 'yes' 无效（可选：0, 1）",
+        "'哥谭' 不是本地区县（可选：解放区, 中站区, 马村区, 山阳区, 修武县, 博爱县, 武陟县, 温县, 沁阳市, 孟州市）",
+    ]
+    assert answer["status"]["state"] == {"period": "today", "district": ["武陟县"], "category": ["无此类"],
+                                         "status": "all", "q": "", "hide_taken": False}
+    assert answer["status"]["notes"] == ["现有工单中没有诉求类别为 '无此类' 的（是否拼写有误？），其各项数字为零"]
     body = alice.get("/newsroom/feed?q=入园").get_data(as_text=True)
     assert "138****5678" in body and PHONE not in body
 
