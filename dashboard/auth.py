@@ -96,9 +96,16 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
         if user is not None and user.may(page):
             g.user = user
             return None
+        # A person's browser asking for a page or a file (the page itself, a briefing link) goes to
+        # the form, or is told which pages their role opens; the pages' own scripts get JSON.
+        browsing = (request.method == "GET" and not request.headers.get("X-Requested-With")
+                    and (request.path in protected or "text/html" in request.headers.get("Accept", "")))
         if user is not None:
-            return _text(403, s["auth_forbidden"].format(user=user.name, role=user.role))
-        if request.method == "GET" and request.path in protected and not request.headers.get("X-Requested-With"):
+            if browsing:
+                return _forbidden(s, profile, user)
+            return Response('{"error": "forbidden_for_role"}', status=403, mimetype="application/json",
+                            headers={"Cache-Control": "no-store"})
+        if browsing:
             target = request.full_path if request.query_string else request.path
             return redirect("/signin?next=" + quote(target, safe=""), code=303)
         return Response('{"error": "sign_in_required"}', status=401, mimetype="application/json",
@@ -111,7 +118,7 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
             return early
         target = _local(request.values.get("next", ""))
         if request.method == "GET":
-            return _form(s, profile, target, "")
+            return _form(s, profile, target, "", user=current_user())
         name = request.form.get("name", "").strip()[:80]
         password = request.form.get("password", "")[:200]
         fails_key = keys.prefix + "signin_fails:" + name
@@ -136,7 +143,7 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
         session["user"] = user.name
         session.permanent = False
         log.info("auth.signed_in", user=user.name, role=user.role)
-        return redirect(target or "/manager/", code=303)
+        return redirect(target or HOME[user.role], code=303)
 
     @server.post("/signout")
     def signout():
@@ -145,6 +152,9 @@ def register(server, users: UserStore, client, keys: Keys, profile, secret_key: 
         if name:
             log.info("auth.signed_out", user=name)
         return redirect("/signin", code=303)
+
+
+HOME = {"manager": "/manager/", "newsroom": "/newsroom/"}     # where each role lands after signing in
 
 
 def _local(target: str) -> str:
@@ -158,22 +168,41 @@ def _text(status: int, message: str) -> Response:
     return Response(message, status=status, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
 
-def _form(s: dict[str, str], profile, target: str, message: str, status: int = 200) -> Response:
-    """The sign-in form; every value written into it is escaped."""
+def _page(s: dict[str, str], profile, body: str, status: int) -> Response:
+    """The sign-in pages' frame around ``body`` (already escaped)."""
     lang = "zh-CN" if profile.language.startswith("zh") else "en"
-    error = f'<p class="auth-error" role="alert">{escape(message)}</p>' if message else ""
     page = f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{escape(profile.title)} · {escape(s["auth_title"])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/assets/theme.css"><link rel="stylesheet" href="/assets/auth.css"></head>
 <body><main class="auth">
-<h1>{escape(profile.title)}</h1><h2>{escape(s["auth_title"])}</h2>{error}
+<h1>{escape(profile.title)}</h1>{body}
+</main></body></html>"""
+    return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _form(s: dict[str, str], profile, target: str, message: str, status: int = 200, user=None) -> Response:
+    """The sign-in form; every value written into it is escaped."""
+    error = f'<p class="auth-error" role="alert">{escape(message)}</p>' if message else ""
+    signed_in = ""
+    if user is not None:
+        signed_in = (f'<p class="auth-note">{escape(s["auth_signed_in_as"].format(user=user.name, role=user.role))} '
+                     f'<a href="{HOME[user.role]}">{escape(s["auth_open_" + user.role])}</a></p>')
+    return _page(s, profile, f"""<h2>{escape(s["auth_title"])}</h2>{error}{signed_in}
 <form method="post" action="/signin">
 <input type="hidden" name="next" value="{escape(target)}">
 <label>{escape(s["auth_name"])}<input name="name" id="auth-name" autocomplete="username" required autofocus></label>
 <label>{escape(s["auth_password"])}<input name="password" id="auth-password" type="password" autocomplete="current-password" required></label>
 <button type="submit" id="auth-submit">{escape(s["auth_submit"])}</button>
 </form>
-<p class="auth-note">{escape(s["auth_note"])}</p>
-</main></body></html>"""
-    return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
+<p class="auth-note">{escape(s["auth_note"])}</p>""", status)
+
+
+def _forbidden(s: dict[str, str], profile, user) -> Response:
+    """A signed-in user on a page their role may not open: say so, and where they may go."""
+    return _page(s, profile, f"""<h2>{escape(s["auth_title_forbidden"])}</h2>
+<p class="auth-error" role="alert">{escape(s["auth_forbidden"].format(user=user.name, role=user.role))}</p>
+<p class="auth-note"><a href="{HOME[user.role]}" id="auth-home">{escape(s["auth_open_" + user.role])}</a> ·
+<a href="/">{escape(s["m_to_wall"])}</a></p>
+<form method="post" action="/signout"><button type="submit" id="auth-signout">{escape(s["m_sign_out"])}</button></form>""",
+                 403)

@@ -146,6 +146,12 @@ def main(args, settings) -> int:
         if getpass.getpass("again: ") != password:
             print("civicwall user: the two passwords differ", file=sys.stderr)
             return 2
+    before = next((u for u in store.users() if u.name == args.name), None)
     user = store.add(args.name, args.role, password)
-    print(f"{user.name} ({user.role}) can sign in; users are in {store.path}")
+    if before is None:
+        print(f"{user.name} ({user.role}) can sign in; users are in {store.path}")
+    else:
+        # Adding a name that exists changes that user: say so, it may have been a slip.
+        change = f"role {before.role} -> {user.role}" if before.role != user.role else f"role {user.role} kept"
+        print(f"changed the existing user {user.name}: {change}, new password; users are in {store.path}")
     return 0

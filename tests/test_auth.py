@@ -64,6 +64,9 @@ def test_the_user_command_adds_lists_and_removes(settings, tmp_path):
     assert added.returncode == 0, added.stderr
     assert civicwall("list").stdout == "zhao\tmanager\n"
     assert UserStore(tmp_path / "cli-users.json").verify("zhao", PASSWORD) is not None
+    again = civicwall("add", "zhao", "--role", "newsroom", "--password-stdin", stdin=PASSWORD + "x\n")
+    assert "changed the existing user zhao: role manager -> newsroom, new password" in again.stdout
+    assert civicwall("list").stdout == "zhao\tnewsroom\n"
     short = civicwall("add", "qian", "--role", "manager", "--password-stdin", stdin="short\n")
     assert short.returncode == 2 and "at least 8 characters" in short.stderr
     assert civicwall("remove", "zhao").returncode == 0 and civicwall("list").stdout == ""
@@ -91,10 +94,22 @@ def test_the_page_and_its_feed_need_a_signed_in_manager(web):
 
 
 def test_a_newsroom_user_may_not_open_the_manager_page(web):
-    assert sign_in(web, "li").status_code == 303
+    landed = sign_in(web, "li", target="")
+    assert landed.status_code == 303 and landed.headers["Location"] == "/newsroom/"    # where the role goes
     assert web.get("/manager/feed").status_code == 403
     page = web.get("/manager/")
-    assert page.status_code == 403 and "li (newsroom)" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 403 and "li (newsroom)" in text and 'href="/newsroom/"' in text
+    assert 'action="/signout"' in text
+    form = web.get("/signin").get_data(as_text=True)
+    assert "Signed in as li (newsroom)." in form
+
+
+def test_a_signed_out_browser_following_a_briefing_link_gets_the_form(web):
+    link = web.get("/manager/briefings/2024-05-27.pdf", headers={"Accept": "text/html,application/xhtml+xml,*/*"})
+    assert link.status_code == 303
+    assert link.headers["Location"] == "/signin?next=%2Fmanager%2Fbriefings%2F2024-05-27.pdf"
+    assert web.get("/manager/briefings/2024-05-27.pdf").status_code == 401          # a script: JSON
 
 
 def test_wrong_passwords_get_nowhere_and_lock_the_name_after_ten(web):
