@@ -79,14 +79,15 @@ class TakenMarks:
         return held
 
     def release(self, rid: str, user: str, *, any_user: bool = False, at: float | None = None) -> None:
-        """Remove ``user``'s mark on ``rid`` (anyone's with ``any_user``)."""
+        """Remove ``user``'s mark on ``rid`` (anyone's with ``any_user``); a mark already gone is fine
+        (a colleague with the manager role may have released it meanwhile)."""
         _check(rid)
         at = time.time() if at is None else at
         with translated("releasing an appeal"):
             answer = self._client().eval(_RELEASE, 2, self.keys.taken, self.keys.taken_log, rid, user, repr(at),
                                          LOG_KEEP, "1" if any_user else "0")
         if answer is None:
-            raise MarkRefused("not taken")
+            return                     # not taken (any more): nothing to release
         if answer not in (b"released", "released"):
             held = orjson.loads(answer)
             raise MarkRefused(f"taken by {held['by']}, not by {user}", held)

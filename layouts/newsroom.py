@@ -181,5 +181,5 @@ def count_line(answer: dict[str, Any], profile: Profile) -> str:
     usual = answer["usual_level"]
     text = s["n_count"].format(n=answer["matched"], shown=len(answer["stories"]))
     if usual["shifts"]:
-        return text + " · " + s["n_usual"].format(k=usual["shifts"], d=f"{usual['step_days']:g}")
+        return text + " · " + s[f"n_usual_{usual['step_days']:g}"].format(k=usual["shifts"])
     return text + " · " + s["n_no_usual"]
