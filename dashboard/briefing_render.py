@@ -109,21 +109,31 @@ def _rate(r: dict[str, Any], s: dict[str, str]) -> str:
     return "—" if r["value"] is None else s["b_rate"].format(pct=_percent(r["value"]), num=r["num"], den=r["den"])
 
 
+def _signed(delta: float, text: str) -> str:
+    """A change with its sign, the minus a real minus like the other changes, and none for no change."""
+    if text in ("0", "0.0") or delta == 0:
+        return text
+    return ("+" if delta > 0 else "−") + text
+
+
 def _change_count(now: int, before: int) -> str:
-    return f"{now - before:+d}"
+    return _signed(now - before, str(abs(now - before)))
 
 
 def _change_rate(now: dict[str, Any], before: dict[str, Any], s: dict[str, str]) -> str:
     if now["value"] is None or before["value"] is None:
         return "—"
     points = (now["value"] - before["value"]) * 100
-    return s["b_points"].format(sign="+" if points >= 0 else "−", v=f"{abs(points):.1f}")
+    shown = f"{abs(points):.1f}"
+    return s["b_points"].format(sign="" if shown == "0.0" else ("+" if points > 0 else "−"), v=shown)
 
 
 def _change_time(now: float | None, before: float | None, s: dict[str, str]) -> str:
     if now is None or before is None:
         return "—"
-    return ("+" if now >= before else "−") + duration(abs(now - before), s)
+    if round(abs(now - before) / 60) == 0:          # the same to the minute shown
+        return "0"
+    return _signed(now - before, duration(abs(now - before), s))
 
 
 def figure_rows(c: dict[str, Any], s: dict[str, str], at: str, at_before: str) -> list[dict[str, str]]:
@@ -161,7 +171,8 @@ def service_name(profile: Profile) -> str:
 def long_date(day: str, s: dict[str, str]) -> str:
     d = datetime.fromisoformat(day).date()
     weekday = s["b_weekdays"].split(",")[d.weekday()]
-    return s["b_date"].format(weekday=weekday, iso=day, y=d.year, m=d.month, d=d.day)
+    # Non-breaking spaces: a heading wraps before the date, never inside it ("星期" / "四").
+    return s["b_date"].format(weekday=weekday, iso=day, y=d.year, m=d.month, d=d.day).replace(" ", "\u00a0")
 
 
 def html(c: dict[str, Any], profile: Profile, made_at: float) -> str:

@@ -76,12 +76,15 @@ def file_name(city: str, day: str, kind: str) -> str:
 
 
 def write_files(made: Made, city: str, folder: Path) -> list[Path]:
+    """The two files in ``folder``, readable by this account only (they are for the city's leaders,
+    not for everyone on the machine)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in KINDS:
         path = folder / file_name(city, made.day, kind)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(getattr(made, kind))
+        tmp.chmod(0o600)
         os.replace(tmp, path)            # a reader never sees half a file
         paths.append(path)
     return paths

@@ -173,6 +173,8 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Its files hold every appeal's text as written: for this account only.
+        self.directory.chmod(0o700)
         if self.port and not port_is_free(self.port):
             self.port = 0
         self.port = self.port or free_port()

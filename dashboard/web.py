@@ -246,7 +246,8 @@ def content_security_policy(inline_script_hashes: list[str]) -> str:
     that arrives as data can ever run. Plotly sets inline styles, hence 'unsafe-inline' for styles only."""
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *inline_script_hashes],   # Dash returns them quoted
+        # Dash returns them quoted; the three pages share the same bootstrap, so each hash once.
+        "script-src": ["'self'", *dict.fromkeys(inline_script_hashes)],
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
