@@ -22,7 +22,8 @@ HERE = "dashboard.cli"   # not __name__: that is "__main__" under `python -m das
 COMMANDS = {
     "run": ("dashboard.runner", "start Redis (embedded unless REDIS_URL is set), aggregator, demo feed and the wall"),
     "aggregate": (HERE, "consume the event stream and keep the shared state and snapshot up to date"),
-    "replay": ("dashboard.feeds.replay", "play an NYC 311 export (Socrata CSV or JSON) into the event stream"),
+    "import": ("dashboard.imports.command", "load a history from any export (CSV, Excel, JSON) through a mapping file"),
+    "replay": ("dashboard.feeds.replay", "play an export back as a live stream (NYC 311 files, or any file with --mapping)"),
     "simulate": ("dashboard.feeds.simulate", "produce a realistic live day of appeals for a profile"),
     "snapshot": (HERE, "print the current snapshot (every figure on the wall) as JSON"),
     "clock": (HERE, "show the wall's clock, or reset it to real time (--live)"),

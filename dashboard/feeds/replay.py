@@ -1,6 +1,7 @@
-"""``civicwall replay FILE``: play an NYC 311 export into the event stream.
+"""``civicwall replay FILE``: play an NYC 311 export, or any export through ``--mapping``, into the event stream.
 
-The file is read whole (see ``dashboard.feeds.nyc311``), its events sorted by event time and written
+The file is read whole (see ``dashboard.feeds.nyc311``, or ``dashboard.imports`` with ``--mapping``),
+its events sorted by event time and written
 with XADD to the city's stream (no MAXLEN: the aggregator, not the producer, decides what history is
 kept). ``--speed N`` keeps the file's rhythm N times faster than it happened; ``--speed max`` (the
 default) sends pipelined chunks as fast as Redis takes them.
@@ -13,7 +14,8 @@ the wall to real time.
 
 Profile: the replayed data is New York's, while civicwall's default profile is jiaozuo. When neither
 ``--profile`` nor CIVICWALL_PROFILE chose one, replay uses the ``nyc`` profile and says so on stderr.
-An explicitly chosen profile is respected, with a warning if its time zone is not New York's.
+An explicitly chosen profile is respected, with a warning if its time zone is not New York's. With
+``--mapping`` the file can be anyone's, so the chosen (or default) profile is used as it is.
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ def _count(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="NYC 311 export: Socrata CSV or JSON, or a portal CSV with Title Case headers")
+    p.add_argument("file", help="NYC 311 export: Socrata CSV or JSON, or a portal CSV with Title Case headers; "
+                                "with --mapping any export the mapping reads")
+    p.add_argument("--mapping", metavar="TOML",
+                   help="read FILE through this mapping (docs/import.md) in the chosen profile, instead of as NYC 311")
     p.add_argument("--speed", type=_speed, default=0.0, metavar="N|max",
                    help="N: replay N× faster than real time; max: as fast as possible (default)")
     p.add_argument("--format", choices=("csv", "json", "auto"), default="auto",
@@ -88,13 +93,27 @@ def profile_name(args, settings: Settings) -> str:
     return "nyc"
 
 
+def load_mapped(args, settings: Settings):
+    """(profile, feed) for ``--mapping``: the file read through the mapping, in the chosen profile."""
+    from ..imports.command import read_files
+    from ..imports.mapping import load_mapping
+
+    profile = load_profile(settings.profile)
+    done = read_files(load_mapping(args.mapping), profile, [args.file])
+    skipped = done.report.rejected + done.report.dropped + done.report.contract_rejected
+    return profile, FeedResult(events=done.events, times=done.times, records=done.report.rows, skipped=skipped)
+
+
 def main(args, settings: Settings) -> int:
-    profile = load_profile(profile_name(args, settings))
-    if profile.timezone != NEW_YORK.key:
-        print(f"civicwall replay: warning: profile {profile.city!r} is in {profile.timezone}, not New York; "
-              "boroughs will count as unknown districts", file=sys.stderr)
-    columns = [c for c in args.columns.split(",") if c.strip()] if getattr(args, "columns", None) else None
-    feed = load_events(args.file, getattr(args, "format", "auto"), columns)
+    if getattr(args, "mapping", None):
+        profile, feed = load_mapped(args, settings)
+    else:
+        profile = load_profile(profile_name(args, settings))
+        if profile.timezone != NEW_YORK.key:
+            print(f"civicwall replay: warning: profile {profile.city!r} is in {profile.timezone}, not New York; "
+                  "boroughs will count as unknown districts", file=sys.stderr)
+        columns = [c for c in args.columns.split(",") if c.strip()] if getattr(args, "columns", None) else None
+        feed = load_events(args.file, getattr(args, "format", "auto"), columns)
     limit = getattr(args, "limit", None)
     if limit is not None:
         feed.events, feed.times = feed.events[:limit], feed.times[:limit]
