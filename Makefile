@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast screenshot bench bench-serve bench-manager bench-newsroom bench-ingest bench-rebuild bench-freshness bench-screens bench-soak clean
+.PHONY: run test test-fast screenshot bench bench-serve bench-manager bench-newsroom bench-import bench-ingest bench-rebuild bench-freshness bench-screens bench-soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --page newsroom --query limit=6 --history-hours 192 --profile jiaozuo --at 15:30 -o docs/screenshot-newsroom.png
 
 ## make bench: every benchmark below but the soak, one after the other (about 25 minutes; figures and ratios)
-bench: bench-serve bench-manager bench-newsroom bench-ingest bench-rebuild bench-freshness bench-screens
+bench: bench-serve bench-manager bench-newsroom bench-import bench-ingest bench-rebuild bench-freshness bench-screens
 
 ## make bench-serve: one refresh's server time against history size, beside the textbook pandas refresh
 bench-serve: $(STAMP)
@@ -47,6 +47,10 @@ bench-manager: $(STAMP)
 ## make bench-newsroom: one newsroom page refresh against the appeals a web worker holds (10k to 300k)
 bench-newsroom: $(STAMP)
 	$(BIN)/python bench/newsroom_cost.py
+
+## make bench-import: rows/s civicwall import reads and checks, and events/s it writes (100k and 500k rows)
+bench-import: $(STAMP)
+	$(BIN)/python bench/import_speed.py
 
 ## make bench-ingest: events/s the aggregator applies, against a bare consumer of the same stream
 bench-ingest: $(STAMP)

@@ -23,6 +23,7 @@ COMMANDS = {
     "run": ("dashboard.runner", "start Redis (embedded unless REDIS_URL is set), aggregator, demo feed and the wall"),
     "aggregate": (HERE, "consume the event stream and keep the shared state and snapshot up to date"),
     "import": ("dashboard.imports.command", "load a history from any export (CSV, Excel, JSON) through a mapping file"),
+    "open311": ("dashboard.imports.open311", "poll an Open311 GeoReport v2 endpoint and emit what changed as events"),
     "replay": ("dashboard.feeds.replay", "play an export back as a live stream (NYC 311 files, or any file with --mapping)"),
     "simulate": ("dashboard.feeds.simulate", "produce a realistic live day of appeals for a profile"),
     "snapshot": (HERE, "print the current snapshot (every figure on the wall) as JSON"),

@@ -123,3 +123,11 @@ class Keys:
     @property
     def briefings(self) -> str:
         return self.prefix + "briefings"     # sorted set: date of each stored briefing, score = when stored
+
+    @property
+    def open311_seen(self) -> str:
+        return self.prefix + "open311:seen"  # hash: service_request_id -> "status|updated_datetime" last emitted
+
+    @property
+    def open311_meta(self) -> str:
+        return self.prefix + "open311:meta"  # hash: last poll's time, counts and error

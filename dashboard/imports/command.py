@@ -27,25 +27,32 @@ from ..store import connect
 from ..feeds.common import CHUNK, stop_on_signals, xadd_all
 from .convert import Converted, Converter, Report
 from .mapping import Mapping, load_mapping
-from .tables import open_table
+from .tables import Table, open_table
 
 log = structlog.get_logger("civicwall.import")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("mapping", help="the mapping file (TOML) that says which column holds what (docs/import.md)")
+    p.add_argument("mapping", help="the mapping file (TOML) that says which column holds what (docs/import.md), "
+                                   "or open311 for GeoReport v2 requests.json files")
     p.add_argument("files", nargs="+", metavar="FILE", help="CSV, Excel or JSON exports read through the mapping")
     p.add_argument("--dry-run", action="store_true", help="read, check and report; write nothing")
     p.add_argument("--report", metavar="FILE", help="also write the summary as JSON to FILE")
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
 
 
-def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show: bool = False) -> Converted:
+def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show: bool = False,
+               open311: bool = False) -> Converted:
     """Every file's events, sorted by time together; one report for all. Ids repeated across files
-    count as duplicates, as within one file."""
+    count as duplicates, as within one file. ``open311``: the files are GeoReport v2 requests.json."""
     report, events, times, seen = Report(), [], [], set()
     for path in paths:
-        table = open_table(path, mapping.file)
+        if open311:
+            from .open311 import read_file_table
+            columns, rows = read_file_table(path, mapping)
+            table = Table(columns, iter(rows), "", "json")
+        else:
+            table = open_table(path, mapping.file)
         converter = Converter(mapping, profile, table.columns)
         converter.seen = seen
         with tqdm(unit=" rows", file=sys.stderr, disable=not show, desc=f"read {Path(path).name}") as bar:
@@ -59,11 +66,16 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
 
 
 def main(args, settings: Settings) -> int:
-    mapping = load_mapping(args.mapping)
     profile = load_profile(settings.profile)
+    open311 = args.mapping == "open311" and not Path(args.mapping).exists()
+    if open311:
+        from .open311 import open311_mapping
+        mapping = open311_mapping(profile)
+    else:
+        mapping = load_mapping(args.mapping)
     show = bool(args.progress) or sys.stderr.isatty()
     started = time.monotonic()
-    done = read_files(mapping, profile, args.files, show)
+    done = read_files(mapping, profile, args.files, show, open311=open311)
     read_s = time.monotonic() - started
     keys = Keys(profile.city, settings.stream)
     sent = 0

@@ -325,6 +325,10 @@ class Converter:
                       district=self._district(row, line, report), unit=unit, title=self._text("title", row),
                       text=self._text("text", row), **self._location(row, line, report))
         times = {name: self._time(name, row, line, report, problems) for name in (*LATER, "deadline")}
+        status = self._text("status", row)
+        closed = bool(status) and normalise_name(status) in self.mapping.closed
+        if self.mapping.closing_needs_status and not closed:
+            times["resolved"] = None          # a last-update time of an appeal still open
         for name, ts in times.items():
             if ts is not None and ts < created:
                 problems[f"before_created:{name}"] += 1
@@ -343,11 +347,9 @@ class Converter:
             out.append(event("responded", times["responded"]))
         if times["resolved"] is not None:
             out.append(event("resolved", times["resolved"], unit=unit, text=self._text("resolution", row)))
-        else:
-            status = self._text("status", row)
-            if status and normalise_name(status) in self.mapping.closed:
-                report.notes["closed_status_without_closing_time"] += 1
-                report.example("closed_status_without_closing_time", line)
+        elif closed:
+            report.notes["closed_status_without_closing_time"] += 1
+            report.example("closed_status_without_closing_time", line)
         satisfaction = self._text("satisfaction", row)
         if satisfaction:
             at = times["rated"] or times["resolved"]

@@ -28,6 +28,8 @@ A mapping is TOML with four parts::
 
     [status]
     closed = ["Closed", "已办结"]         # status values that mean finished (checked against times)
+    closing_needs_status = false         # true: the resolved column is a last-update time, a closing
+                                         # time only when the status is closed (Open311 updated_datetime)
 
 Each field's source is either a column name (a string, or a whole number counting columns from 1), or a
 table with: ``column`` (or ``columns``, the first non-empty of several, or all joined with ``join``),
@@ -104,6 +106,7 @@ class Mapping:
     earliest: date = date(1971, 1, 1)
     latest: date = date(2100, 1, 1)
     closed: frozenset[str] = frozenset()      # normalised status values that mean finished
+    closing_needs_status: bool = False        # the resolved column is a last-update time (Open311)
     path: str = ""
 
     def referenced_columns(self) -> set[str | int]:
@@ -156,7 +159,10 @@ def parse_mapping(raw: dict, where: str = "<mapping>") -> Mapping:
     if ("lat" in fields) != ("lon" in fields):
         raise ConfigError(f"{at} [fields]: lat and lon go together (or give location for one column with both)")
     status = _table(raw, "status", at)
-    _only(status, {"closed"}, f"{at} [status]")
+    _only(status, {"closed", "closing_needs_status"}, f"{at} [status]")
+    needs_status = _bool(status.get("closing_needs_status", False), f"{at} [status] closing_needs_status")
+    if needs_status and ("status" not in fields or not status.get("closed")):
+        raise ConfigError(f"{at} [status]: closing_needs_status needs a status field and the closed values")
     closed = status.get("closed", [])
     if not isinstance(closed, list) or not all(isinstance(v, str) for v in closed):
         raise ConfigError(f"{at} [status]: closed must be a list of status values")
@@ -165,7 +171,7 @@ def parse_mapping(raw: dict, where: str = "<mapping>") -> Mapping:
         day_first=_bool(time.get("day_first", False), f"{at} [time] day_first"),
         earliest=_date(time.get("earliest", "1971-01-01"), f"{at} [time] earliest"),
         latest=_date(time.get("latest", "2100-01-01"), f"{at} [time] latest"),
-        closed=frozenset(normalise_name(v) for v in closed), path=where,
+        closed=frozenset(normalise_name(v) for v in closed), closing_needs_status=needs_status, path=where,
     )
 
 
