@@ -23,6 +23,7 @@ from . import snapshot
 from .contract import Rejection, Validator
 from .errors import StoreUnavailable
 from .keys import Keys
+from .masking import mask_text
 from .profiles import Profile
 from .settings import Settings
 from .store import TRANSIENT, text_twin, translated
@@ -30,6 +31,7 @@ from .store import TRANSIENT, text_twin, translated
 log = structlog.get_logger("civicwall.aggregator")
 APPLY_LUA = (Path(__file__).parent / "apply.lua").read_text(encoding="utf-8")
 DEAD_LETTER_VALUE_BYTES = 8192
+UNKNOWN_KEEP = 200           # distinct unknown district values remembered (the most frequent)
 
 
 @dataclass
@@ -40,6 +42,17 @@ class BatchResult:
     rejected: int = 0
     acked: int = 0
     reasons: Counter = field(default_factory=Counter)
+    unknown_districts: Counter = field(default_factory=Counter)
+
+
+def _district_value(raw) -> str:
+    """An event's district as sent, cleaned like a label and masked (it is shown to operators)."""
+    value = raw.get("district")
+    if value is None:
+        value = raw.get(b"district", b"")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return mask_text(" ".join(str(value).split()))[:80]
 
 
 def _as_sent(value) -> bytes:
@@ -98,6 +111,7 @@ class Aggregator:
             return None, result
         events, rejects = [], []
         repairs: Counter = Counter()
+        unknown: Counter = Counter()
         for entry_id, raw in entries:
             eid = entry_id if type(entry_id) is str else entry_id.decode()
             if not raw:
@@ -110,7 +124,10 @@ class Aggregator:
                 rejects.append((eid, outcome, raw))
             else:
                 events.append(outcome.as_wire(eid))
-                repairs.update(outcome.repairs)
+                if outcome.repairs:
+                    repairs.update(outcome.repairs)
+                    if "unknown_district" in outcome.repairs:
+                        unknown[_district_value(raw)] += 1
         args: list = [self.keys.prefix, self.group,
                       orjson.dumps({"events": events, "repairs": repairs, "recent_keep": 200}),
                       len(rejects)]
@@ -122,6 +139,7 @@ class Aggregator:
                 # what was wrong, not 10 MB of it.
                 args += [_as_sent(k), _as_sent(v)[:DEAD_LETTER_VALUE_BYTES]]
             result.reasons[rej.reason] += 1
+        result.unknown_districts = unknown
         return args, result
 
     def apply_prepared(self, args: list | None, result: BatchResult) -> BatchResult:
@@ -138,8 +156,22 @@ class Aggregator:
                 reply = self.client.eval(APPLY_LUA, len(keys), *keys, *args)
         return self._settled(result, reply)
 
+    def _note_unknown_districts(self, counts: Counter) -> None:
+        """The district values no profile district matched, by how many events carried them (the most
+        frequent UNKNOWN_KEEP kept), so an operator can see what to add as aliases. A redelivered
+        batch counts again: these are counts of deliveries, a guide rather than a figure."""
+        key = self.keys.unknown_districts
+        with translated("noting unknown districts"):
+            pipe = self.client.pipeline(transaction=False)
+            for value, n in counts.items():
+                pipe.zincrby(key, n, value)
+            pipe.zremrangebyrank(key, 0, -UNKNOWN_KEEP - 1)
+            pipe.execute()
+
     def _settled(self, result: BatchResult, reply: list) -> BatchResult:
         result.applied, result.duplicates, result.unchanged, result.rejected, result.acked = reply
+        if result.unknown_districts:
+            self._note_unknown_districts(result.unknown_districts)
         if result.reasons:
             log.info("aggregator.rejected", entries=result.rejected, reasons=dict(result.reasons),
                      deadletter=self.keys.deadletter)

@@ -29,6 +29,7 @@ COMMANDS = {
     "snapshot": (HERE, "print the current snapshot (every figure on the wall) as JSON"),
     "clock": (HERE, "show the wall's clock, or reset it to real time (--live)"),
     "briefing": ("dashboard.briefings", "make the daily briefing (HTML and PDF) for a day, or every day on a schedule"),
+    "profile": ("dashboard.imports.starter", "write a starter profile from an export (new), or check how districts join (check)"),
     "user": ("dashboard.users", "add, remove or list the users who may sign in to the manager page"),
 }
 

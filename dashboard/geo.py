@@ -47,6 +47,33 @@ def check_join(profile: Profile, fc: dict[str, Any]) -> list[str]:
     return [d.id for d in profile.districts if d.key not in keys]
 
 
+def unknown_in_data(client, keys, limit: int = 50) -> list[tuple[str, int]]:
+    """District values in the data that name none of the profile's districts (so join to no region), most
+    frequent first, as the aggregator noted them. Raises StoreUnavailable if Redis cannot be read."""
+    from .store import translated
+
+    with translated("reading the unknown districts"):
+        rows = client.zrevrange(keys.unknown_districts, 0, limit - 1, withscores=True)
+    return [((v.decode() if isinstance(v, bytes) else v), int(n)) for v, n in rows]
+
+
+def join_lines(profile: Profile, fc: dict[str, Any], unknown: list[tuple[str, int]] | None) -> list[str]:
+    """What does not join, as sentences for a start-up message; empty when everything joins."""
+    lines = []
+    missing = check_join(profile, fc)
+    if missing:
+        lines.append(f"{len(missing)} of the profile's districts {'has' if len(missing) == 1 else 'have'} no region "
+                     f"in the {profile.boundary.source} boundaries (check the key against "
+                     f"{profile.boundary.join_property!r}): " + ", ".join(missing))
+    if unknown:
+        shown = ", ".join(f"{v or '(empty)'!s} ×{n}" for v, n in unknown[:20])
+        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        what = "district value in the data names" if len(unknown) == 1 else "district values in the data name"
+        lines.append(f"{len(unknown)} {what} no district of the profile, so join to no region (add them as "
+                     f"aliases): {shown}{more}")
+    return lines
+
+
 def payload_bytes(fc: dict[str, Any]) -> int:
     """Size of the collection as compact JSON: what it adds to the page."""
     return len(json.dumps(fc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

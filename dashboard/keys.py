@@ -131,3 +131,7 @@ class Keys:
     @property
     def open311_meta(self) -> str:
         return self.prefix + "open311:meta"  # hash: last poll's time, counts and error
+
+    @property
+    def unknown_districts(self) -> str:
+        return self.prefix + "districts:unknown"   # sorted set: district value no profile district matched -> events

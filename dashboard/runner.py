@@ -107,6 +107,21 @@ def _check_redis(url: str, settings: Settings) -> None:
         client.close()
 
 
+def _join_notes(profile, url: str, settings: Settings) -> None:
+    """Say which districts do not join to a region: the profile's own, and values seen in the data."""
+    from . import geo
+    from .keys import Keys
+
+    try:
+        client = connect(url, socket_timeout=settings.socket_timeout_s)
+        unknown = geo.unknown_in_data(client, Keys(profile.city, settings.stream))
+        lines = geo.join_lines(profile, geo.boundaries(profile), unknown)
+    except CivicwallError as exc:
+        lines = [f"could not check how districts join to regions: {exc}"]
+    for line in lines:
+        print(f"  note: {line}\n", flush=True)
+
+
 def main(args, settings: Settings) -> int:
     profile = load_profile(settings.profile)
     feed = args.feed or settings.feed
@@ -158,6 +173,7 @@ def main(args, settings: Settings) -> int:
         print(f"\n  civicwall is serving the {profile.city} wall on {base}/\n"
               f"  the manager view on {base}/manager/ and the newsroom on {base}/newsroom/\n"
               "  (Ctrl-C stops everything)\n", flush=True)
+        _join_notes(profile, url, settings)
         users = users_path(settings)
         if not UserStore(users).users():
             where = "" if users == Path(".run") / "users.json" else f"CIVICWALL_USERS_FILE={users} "

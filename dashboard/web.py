@@ -140,6 +140,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     missing = geo.check_join(profile, fc)
     if missing:
         log.warning("web.districts_without_boundary", districts=missing, source=profile.boundary.source)
+    try:
+        unknown = geo.unknown_in_data(source.client(), source.keys)
+    except StoreUnavailable:
+        unknown = []          # Redis is not up yet: the wall starts anyway and says so on screen
+    if unknown:
+        log.warning("web.data_districts_without_region", values=dict(unknown[:50]))
     geometry = geo.map_geometry(fc)
     log.info("web.boundaries", city=profile.city, regions=len(fc["features"]), payload_bytes=geo.payload_bytes(fc))
 
