@@ -192,14 +192,15 @@ def test_throttling_is_honoured(client, nyc, endpoint):
     times = [t for t, _ in endpoint.log]
     # Two refusals, each followed by the wait the server asked for, then the pages.
     assert len(times) == 2 + 4
-    assert times[1] - times[0] >= 1.0 and times[2] - times[1] >= 1.0
+    assert times[1] - times[0] >= 0.97 and times[2] - times[1] >= 0.97
     assert time.monotonic() - started >= 2.0
 
 
 def test_the_client_keeps_its_minimum_interval(client, nyc, endpoint):
     poller(client, nyc, endpoint, min_interval=0.3).poll_once()
     times = [t for t, _ in endpoint.log]
-    assert all(b - a >= 0.3 for a, b in zip(times, times[1:]))
+    # The client spaces its sends; the server sees them with a little scheduling jitter either way.
+    assert len(times) == 4 and all(b - a >= 0.27 for a, b in zip(times, times[1:]))
 
 
 def test_a_server_that_ignores_page_is_read_once(client, nyc, endpoint):
