@@ -222,15 +222,17 @@ def test_districts_found_in_the_text_by_a_pattern(jiaozuo, tmp_path):
 def test_districts_found_in_the_text_by_their_names(jiaozuo, tmp_path):
     rows = ["编号,时间,内容",
             "1,2020-01-01 08:00,我家在温县城关镇，路灯坏了",
-            "2,2020-01-01 09:00,马村某小区停水，山阳区也有",           # a short name; the first named wins
+            "2,2020-01-01 09:00,马村区某小区停水，山阳区也有",         # the first named wins
             "3,2020-01-01 10:00,焦作市某单位拖欠工资",                 # the city, no district
             "4,2020-01-01 11:00,温度太高，空调坏了",                   # 温 alone is too short to count
-            "5,2020-01-01 12:00,Noise in Wuzhi county"]                # an English alias, as a whole word
+            "5,2020-01-01 12:00,Noise in Wuzhi county",                # an English alias, as a whole word
+            "6,2020-01-01 13:00,解放军医院门口积水，位于山阳区",       # a full name beats a short form
+            "7,2020-01-01 14:00,马村某小区停水"]                       # a short form when no full name
     raw = mapping()
     raw["fields"] = {"id": "编号", "created": "时间", "text": "内容", "district": {"names": True, "in": ["内容"]}}
     done = load(jiaozuo, write(tmp_path / "t.csv", "\n".join(rows) + "\n"), raw)
     districts = {e["request_id"]: e.get("district", "") for e in by_type(done)["created"]}
-    assert districts == {"1": "温县", "2": "马村区", "3": "", "4": "", "5": "武陟县"}
+    assert districts == {"1": "温县", "2": "马村区", "3": "", "4": "", "5": "武陟县", "6": "山阳区", "7": "马村区"}
     assert done.report.notes == {"district_not_found": 2}
 
 
@@ -383,3 +385,45 @@ def test_the_example_12345_mapping_reads_a_gbk_export(jiaozuo, tmp_path):
     assert [(e["ts"], e["satisfaction"]) for e in kinds["rated"]] == [("2024-03-02T17:00:00+08:00", "满意")]
     assert done.report.notes == {"closed_status_without_closing_time": 1}
     assert done.report.repairs == {}
+
+
+def test_an_unclosed_quote_stops_with_its_line(jiaozuo, tmp_path):
+    rows = [HEADER] + [f"B{i:03},2019/4/25 9:{i % 60:02},教育,温县,教育局,,,正常" for i in range(8)]
+    rows[5] = 'B004,2019/4/25 9:04,教育,温县,教育局,,,"没有收尾的引号'
+    with pytest.raises(FeedError, match="line 6: a quoted field is never closed"):
+        load(jiaozuo, write(tmp_path / "q.csv", "\n".join(rows) + "\n"))
+
+
+def test_a_bad_byte_deep_in_the_file_names_its_own_line(jiaozuo, tmp_path):
+    rows = [HEADER.encode("utf-8")] + [f"C{i},2019/4/25 9:00,x,温县,y,,,ok".encode("utf-8") for i in range(30000)]
+    rows.append("C-gbk,2019/4/25 9:00,x,温县,y,,,编码".encode("gbk"))
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    with pytest.raises(FeedError, match="line 30002: not utf-8 text"):
+        load(jiaozuo, path)
+
+
+def test_a_row_the_contract_refuses_is_rejected_whole_and_frees_its_id(jiaozuo, tmp_path):
+    rows = [HEADER,
+            "D1,1999-12-31 23:00:00,教育,温县,教育局,2000-01-02 10:00:00,满意,世纪之交",   # before 2000
+            "D2,2019/4/25 9:32:09,教育,温县,教育局,,,正常",
+            "D3,hello,教育,温县,教育局,,,读不懂的时间",
+            "D3,2019/4/25 10:00:00,教育,温县,教育局,,,同一编号，时间可读"]
+    done = load(jiaozuo, write(tmp_path / "old.csv", "\n".join(rows) + "\n"))
+    assert done.report.rejected == {"contract:time_too_old:ts": 1, "bad_time:created": 1}
+    assert done.report.rows_imported == 2
+    assert sorted({e["request_id"] for e in done.events}) == ["D2", "D3"]       # nothing of D1 is written
+
+
+def test_time_fields_refuse_what_they_cannot_use():
+    raw = mapping()
+    raw["fields"]["resolved"] = {"value": "2019-05-01 08:00"}
+    with pytest.raises(ConfigError, match="a time field takes column, columns, default and format; not value"):
+        parse_mapping(raw)
+
+
+def test_a_column_number_past_the_end_is_named(jiaozuo, tmp_path):
+    raw = mapping(file__header=False)
+    raw["fields"] = {"id": 1, "created": 2, "text": 99}
+    with pytest.raises(ConfigError, match="column 99, but the file has 8 columns"):
+        load(jiaozuo, write(tmp_path / "n.csv", "\n".join(ROWS) + "\n"), raw)

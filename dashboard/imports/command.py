@@ -20,6 +20,7 @@ from pathlib import Path
 import structlog
 from tqdm import tqdm
 
+from ..errors import ConfigError
 from ..keys import Keys
 from ..profiles import Profile, load_profile
 from ..settings import Settings
@@ -46,7 +47,9 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
     """Every file's events, sorted by time together; one report for all. Ids repeated across files
     count as duplicates, as within one file. ``open311``: the files are GeoReport v2 requests.json."""
     report, events, times, seen = Report(), [], [], set()
+    open311 = open311 or mapping.file.format == "open311"
     for path in paths:
+        report.file = Path(path).name if len(paths) > 1 else ""
         if open311:
             from .open311 import read_file_table
             columns, rows = read_file_table(path, mapping)
@@ -67,12 +70,19 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
 
 def main(args, settings: Settings) -> int:
     profile = load_profile(settings.profile)
+    if args.report:
+        folder = Path(args.report).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"--report {args.report}: the folder {folder} does not exist")
     open311 = args.mapping == "open311" and not Path(args.mapping).exists()
     if open311:
         from .open311 import open311_mapping
         mapping = open311_mapping(profile)
     else:
         mapping = load_mapping(args.mapping)
+    if mapping.tz.key != profile.timezone and not open311 and mapping.file.format != "open311":
+        print(f"civicwall import: warning: the mapping reads times in {mapping.tz.key}, the profile "
+              f"{profile.city!r} counts days in {profile.timezone}; is --profile the right city?", file=sys.stderr)
     show = bool(args.progress) or sys.stderr.isatty()
     started = time.monotonic()
     done = read_files(mapping, profile, args.files, show, open311=open311)

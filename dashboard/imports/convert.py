@@ -56,11 +56,13 @@ class Report:
     repairs: Counter = field(default_factory=Counter)
     events_by_type: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    file: str = ""                 # named in examples when an import reads several files
 
     def example(self, reason: str, line: int, detail: str = "") -> None:
         kept = self.examples.setdefault(reason, [])
         if len(kept) < EXAMPLES:
-            kept.append(f"line {line}" + (f": {detail}" if detail else ""))
+            where = f"{self.file} line {line}" if self.file else f"line {line}"
+            kept.append(where + (f": {detail}" if detail else ""))
 
     def merge(self, other: "Report") -> None:
         self.rows += other.rows
@@ -79,9 +81,9 @@ class Report:
 
     def lines(self) -> list[str]:
         """The human summary: one line per group, each reason with its count and example lines."""
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.events_by_type.items()))
         out = [f"{self.rows} rows read: {self.rows_imported} imported, {sum(self.rejected.values())} rejected; "
-               f"{sum(self.events_by_type.values())} events ("
-               + ", ".join(f"{k} {v}" for k, v in sorted(self.events_by_type.items())) + ")"]
+               f"{sum(self.events_by_type.values())} events" + (f" ({kinds})" if kinds else "")]
         for title, counter in (("rows rejected", self.rejected), ("parts dropped", self.dropped),
                                ("events the contract rejects", self.contract_rejected),
                                ("repairs the contract makes", self.repairs), ("notes", self.notes)):
@@ -121,18 +123,30 @@ class DistrictMatcher:
         for stem, ids in short.items():
             if len(ids) == 1 and stem not in self.table:
                 self.table[stem] = next(iter(ids))
-        # Names as they may be written in running text: two characters or more (温 alone is too
-        # common a character), longest first, never inside a longer Latin word.
-        written = sorted((n for n in self.table if len(n) >= 2), key=len, reverse=True)
-        self._finder = re.compile("(?<![a-z0-9])(?:" + "|".join(map(re.escape, written)) + ")(?![a-z0-9])") \
+        # Names as they may be written in running text, in two passes: the full names first (山阳区,
+        # MANHATTAN), then aliases and short forms (山阳), which also occur inside other words (解放军,
+        # 博爱医院). Two characters or more (温 alone is too common a character), longest first, never
+        # inside a longer Latin word.
+        full = {normalise_name(n) for d in profile.districts for n in (d.id, d.name)}
+        self._finders = [self._finder([n for n in self.table if n in full]),
+                         self._finder([n for n in self.table if n not in full])]
+
+    @staticmethod
+    def _finder(names: list[str]) -> re.Pattern | None:
+        written = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
+        return re.compile("(?<![a-z0-9])(?:" + "|".join(map(re.escape, written)) + ")(?![a-z0-9])") \
             if written else None
 
     def find(self, text: str) -> str | None:
-        """The district first named in ``text``, if any."""
-        if self._finder is None or not text:
+        """The district first named in ``text`` by its full name, else by an alias or short form."""
+        if not text:
             return None
-        m = self._finder.search(normalise_name(text))
-        return self.table[m.group(0)] if m else None
+        norm = normalise_name(text)
+        for finder in self._finders:
+            m = finder.search(norm) if finder is not None else None
+            if m:
+                return self.table[m.group(0)]
+        return None
 
     def match(self, value: str) -> str | None:
         return self.table.get(normalise_name(value)) if value else None
@@ -161,7 +175,10 @@ class Converter:
         index, missing = {}, []
         for ref in sorted(self.mapping.referenced_columns(), key=str):
             if isinstance(ref, int):
-                index[ref] = ref - 1          # a number past the row's end reads as empty
+                if ref > len(columns):
+                    raise ConfigError(f"mapping {self.mapping.path}: column {ref}, but the file has "
+                                      f"{len(columns)} columns")
+                index[ref] = ref - 1
             elif ref in exact:
                 index[ref] = exact[ref]
             elif header_key(ref) in loose:
@@ -303,7 +320,6 @@ class Converter:
             report.rejected["duplicate_id"] += 1
             report.example("duplicate_id", line, repr(key[:40]))
             return []
-        self.seen.add(key)
         problems: Counter = Counter()
         created = self._time("created", row, line, report, problems)
         if created is None:
@@ -360,6 +376,7 @@ class Converter:
                 out.append(event("rated", at, satisfaction=satisfaction))
         report.dropped.update(problems)
         report.rows_imported += 1
+        self.seen.add(key)                 # only a row that was imported claims its id
         return out
 
     def convert(self, rows: Iterable[tuple[int, list[Any] | None]], report: Report | None = None,
@@ -368,9 +385,21 @@ class Converter:
         pairs: list[tuple[int, dict[str, str]]] = []
         validator = self.validator
         for line, row in rows:
-            for ts, fields in self.row_events(line, row, report):
+            events = self.row_events(line, row, report)
+            if events and validator is not None:
+                # The contract refusing the creation refuses the row: its other events would wait for
+                # a creation that never comes.
+                first = validator.validate(events[0][1])
+                if isinstance(first, Rejection):
+                    reason = f"contract:{first.reason}"
+                    report.rejected[reason] += 1
+                    report.example(reason, line, first.detail[:80])
+                    report.rows_imported -= 1
+                    self.seen.discard(events[0][1]["request_id"])
+                    events = []
+            for i, (ts, fields) in enumerate(events):
                 if validator is not None:
-                    checked = validator.validate(fields)
+                    checked = first if i == 0 else validator.validate(fields)
                     if isinstance(checked, Rejection):
                         report.contract_rejected[checked.reason] += 1
                         report.example(checked.reason, line, checked.detail[:80])

@@ -58,7 +58,7 @@ TEXT_FIELDS = ("id", "category", "district", "channel", "unit", "title", "text",
                "satisfaction", "status", "lat", "lon", "location")
 ALL_FIELDS = TIME_FIELDS + TEXT_FIELDS
 REQUIRED_FIELDS = ("id", "created")
-FORMATS = ("csv", "excel", "json")
+FORMATS = ("csv", "excel", "json", "open311")
 _SOURCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _SPEC_KEYS = {"column", "columns", "join", "value", "pattern", "names", "in", "map", "default", "format"}
 _FILE_KEYS = {"format", "encoding", "header", "columns", "delimiter", "sheet", "skip_rows", "records"}
@@ -265,6 +265,11 @@ def _spec(value, name: str, at: str) -> Spec:
     mapping = value.get("map", {})
     if not isinstance(mapping, dict):
         raise ConfigError(f"{at}: map must be a table of value = replacement")
+    if name in TIME_FIELDS:
+        unusable = set(value) - {"column", "columns", "default", "format"}
+        if unusable:
+            raise ConfigError(f"{at}: a time field takes column, columns, default and format; not "
+                              f"{', '.join(sorted(unusable))}")
     formats, kind = (), "auto"
     if "format" in value:
         if name not in TIME_FIELDS:

@@ -189,7 +189,8 @@ def error_text(body: bytes) -> str:
             return "; ".join(f"{d.get('code', '')} {d.get('description', '')}".strip() for d in data)
     except ValueError:
         pass
-    return body[:200].decode("utf-8", "replace") or "no description"
+    text = " ".join(body[:400].decode("utf-8", "replace").split())
+    return text[:200] or "no description"
 
 
 def w3c(moment: datetime) -> str:
@@ -335,7 +336,12 @@ def main(args, settings: Settings) -> int:
                               page_size=args.page_size, min_interval=args.min_interval, wait=stop.wait)
         poller = Poller(client, keys, profile, api, mapping, lookback_days=args.lookback_days)
         if args.once:
-            result = poller.poll_once()
+            try:
+                result = poller.poll_once()
+            except Open311Error as exc:
+                poller._meta(ok=False, line=str(exc))
+                raise
+            poller._meta(ok=True, line=result.line())
             print("open311: " + result.line())
             for line in result.report.lines()[1:]:
                 print("  " + line)
@@ -357,4 +363,7 @@ def read_file_table(path: str | Path, mapping: Mapping):
         data = next((v for v in data.values() if isinstance(v, list)), None)
     if not isinstance(data, list):
         raise FeedError(f"{Path(path).name}: expected an array of service requests")
+    if data and all(isinstance(d, dict) and set(d) <= {"code", "description"} for d in data):
+        raise FeedError(f"{Path(path).name}: a GeoReport error answer, not service requests: "
+                        f"{error_text(json.dumps(data).encode())}")
     return records_table(data, mapping)

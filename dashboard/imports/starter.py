@@ -190,6 +190,8 @@ def main(args, settings: Settings) -> int:
         raise ConfigError(f"{out}: a profile is a .toml file")
     if out.exists():
         raise ConfigError(f"{out} exists; choose another name or remove it first")
+    if not out.resolve().parent.is_dir():
+        raise ConfigError(f"{out}: the folder {out.resolve().parent} does not exist")
     mapping = load_mapping(args.mapping)
     city = args.city or _city_id(out.stem)
     text = render(survey(mapping, args.files), mapping, city, args.title or city)

@@ -85,8 +85,10 @@ def detect_encoding(path: Path) -> str:
 
 def open_table(path: str | Path, options: FileOptions) -> Table:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FeedError(f"{path}: no such file")
+    if not path.is_file():
+        raise FeedError(f"{path}: not a file")
     fmt = detect_format(path, options)
     if fmt == "csv":
         return _csv_table(path, options)
@@ -117,7 +119,9 @@ def _names(header: list[Any], options: FileOptions, width: int, where: str) -> l
 def _csv_table(path: Path, options: FileOptions) -> Table:
     encoding = detect_encoding(path) if options.encoding == "auto" else options.encoding
     fh = path.open(newline="", encoding=encoding)
-    reader = csv.reader(fh, delimiter=options.delimiter)
+    # strict: a quote that is never closed would otherwise swallow the rest of the file into one field.
+    delimiter = "\t" if options.delimiter == "," and path.suffix.lower() == ".tsv" else options.delimiter
+    reader = csv.reader(fh, delimiter=delimiter, strict=True)
 
     def advance() -> tuple[int, list[str]] | None:
         start = reader.line_num + 1
@@ -127,11 +131,14 @@ def _csv_table(path: Path, options: FileOptions) -> Table:
             return None
         except UnicodeDecodeError as exc:
             fh.close()
-            raise FeedError(f"{path.name}: line {start}: not {encoding} text ({exc.reason}); say the encoding "
+            line = _bad_line(path, encoding) or start
+            raise FeedError(f"{path.name}: line {line}: not {encoding} text ({exc.reason}); say the encoding "
                             "in the mapping's [file] encoding") from None
         except csv.Error as exc:
             fh.close()
-            raise FeedError(f"{path.name}: line {start}: {exc}") from None
+            why = "a quoted field is never closed (a stray \" in the text?)" if "end of data" in str(exc) \
+                else f"{exc} (a quote inside a field that is not doubled?)"
+            raise FeedError(f"{path.name}: line {start}: {why}") from None
         return start, row
 
     for _ in range(options.skip_rows):
@@ -161,6 +168,20 @@ def _csv_table(path: Path, options: FileOptions) -> Table:
             yield from rows()
         return Table(_names([], options, width, path.name), with_first(), encoding, "csv")
     return Table(_names(header, options, len(header), path.name), rows(), encoding, "csv")
+
+
+def _bad_line(path: Path, encoding: str) -> int | None:
+    """The first line that does not decode (the reader reads ahead, so its position is not the line's).
+    Splitting on b"\\n" is safe for UTF-8 and GB18030, whose multi-byte sequences never contain 0x0A."""
+    if encoding.replace("_", "-").lower() in ("utf-16", "utf-16-le", "utf-16-be"):
+        return None
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _excel_table(path: Path, options: FileOptions) -> Table:
