@@ -33,6 +33,7 @@ def epoch(*parts, tz=SHANGHAI) -> int:
     ("2020年1月3日 8时5分", (2020, 1, 3, 8, 5, 0)),
     ("2020年1月3日8:05:30", (2020, 1, 3, 8, 5, 30)),
     ("2020年01月03日", (2020, 1, 3, 0, 0, 0)),
+    ("2019年4月26日 8时", (2019, 4, 26, 8, 0, 0)),
     ("2020.1.3 08:05", (2020, 1, 3, 8, 5, 0)),
     ("03/24/2025 11:33:07 PM", (2025, 3, 24, 23, 33, 7)),
     ("03/24/2025 12:05:00 AM", (2025, 3, 24, 0, 5, 0)),
@@ -55,6 +56,11 @@ def test_times_with_an_offset_are_taken_as_written():
 def test_day_first_when_the_mapping_says_so():
     assert TimeReader(SHANGHAI).read("04/05/2020") == epoch(2020, 4, 5)
     assert TimeReader(SHANGHAI, day_first=True).read("04/05/2020") == epoch(2020, 5, 4)
+
+
+def test_a_day_first_date_read_month_first_says_what_to_set():
+    with pytest.raises(BadTime, match="set \\[time\\] day_first = true"):
+        TimeReader(SHANGHAI).read("25/04/2019 10:00")
 
 
 def test_strptime_formats_are_tried_first():
@@ -427,3 +433,20 @@ def test_a_column_number_past_the_end_is_named(jiaozuo, tmp_path):
     raw["fields"] = {"id": 1, "created": 2, "text": 99}
     with pytest.raises(ConfigError, match="column 99, but the file has 8 columns"):
         load(jiaozuo, write(tmp_path / "n.csv", "\n".join(ROWS) + "\n"), raw)
+
+
+def test_a_title_line_read_as_the_header_gets_a_hint(jiaozuo, tmp_path):
+    path = write(tmp_path / "t.csv", "\n".join(["工单导出 2019年4月,,,,,,,", HEADER, *ROWS]) + "\n")
+    with pytest.raises(ConfigError, match=r"set \[file\] skip_rows = 1"):
+        load(jiaozuo, path)
+    assert load(jiaozuo, path, mapping(file__skip_rows=1)).report.rows == 7
+
+
+def test_empty_exports_are_noted_not_failed(jiaozuo, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]", encoding="utf-8")
+    header_only = write(tmp_path / "h.csv", HEADER + "\n")
+    done = read_files(parse_mapping(mapping()), jiaozuo, [empty, header_only])
+    assert (done.report.rows, done.events) == (0, [])
+    assert done.report.notes == {"empty_file": 1}
+    assert done.report.lines()[0] == "0 rows read: 0 imported, 0 rejected; 0 events"

@@ -149,7 +149,9 @@ def test_a_starter_profile_from_an_nyc_export(tmp_path, capsys):
                      "-o", str(out), "--city", "nyc-animals", "--title", "Animals"]) == 0
     profile = load_profile(str(out))
     raw = pd.read_csv(ANIMALS, dtype=str)
-    assert [d.id for d in profile.districts] == list(raw["Borough"].value_counts().index)
+    boroughs = raw["Borough"].value_counts()
+    assert [d.id for d in profile.districts] == [b for b in boroughs.index if b != "Unspecified"]
+    assert f'# not a district, left out: "Unspecified" ({boroughs["Unspecified"]} appeals' in out.read_text(encoding="utf-8")
     assert [c.name for c in profile.categories] == list(raw["Complaint Type"].value_counts().index)
     assert list(profile.channels) == list(raw["Open Data Channel Type"].value_counts().index)
     assert (profile.city, profile.title, profile.language, profile.timezone) == \

@@ -106,6 +106,10 @@ def load_mapped(args, settings: Settings):
 
 def main(args, settings: Settings) -> int:
     if getattr(args, "mapping", None):
+        if getattr(args, "columns", None) or getattr(args, "format", "auto") != "auto":
+            print("civicwall replay: --columns and --format are for NYC files; with --mapping, the mapping's "
+                  "[file] table says how to read the file", file=sys.stderr)
+            return 2
         profile, feed = load_mapped(args, settings)
     else:
         profile = load_profile(profile_name(args, settings))

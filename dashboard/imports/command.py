@@ -56,7 +56,11 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
             table = Table(columns, iter(rows), "", "json")
         else:
             table = open_table(path, mapping.file)
-        converter = Converter(mapping, profile, table.columns)
+        if not table.columns:                  # an empty file, or a JSON array with no records
+            report.notes["empty_file"] += 1
+            report.example("empty_file", 0, Path(path).name)
+            continue
+        converter = Converter(mapping, profile, table.columns, where=table.where)
         converter.seen = seen
         with tqdm(unit=" rows", file=sys.stderr, disable=not show, desc=f"read {Path(path).name}") as bar:
             done = converter.convert(table.rows, report, bar.update)

@@ -154,9 +154,10 @@ class DistrictMatcher:
 
 class Converter:
     def __init__(self, mapping: Mapping, profile: Profile, columns: list[str], *, validate: bool = True,
-                 now=None):
+                 now=None, where: str = ""):
         self.mapping = mapping
         self.profile = profile
+        self.where = where
         self.index = self._resolve_columns(columns)
         self.readers = {name: TimeReader(mapping.tz, formats=specs[0].formats, kind=specs[0].kind,
                                          day_first=mapping.day_first, earliest=mapping.earliest,
@@ -187,8 +188,16 @@ class Converter:
                 missing.append(ref)
         if missing:
             shown = ", ".join(repr(c) for c in columns[:40]) + (" …" if len(columns) > 40 else "")
-            raise ConfigError(f"mapping {self.mapping.path}: the file has no column {', '.join(map(repr, missing))}; "
-                              f"its columns are {shown or 'none'}")
+            named = [c for c in columns if not re.fullmatch(r"column \d+", c)]
+            hint = ""
+            if len(named) == 1 and len(columns) > 1:
+                hint = ("; its first line has one filled cell: if that is a title above the header, set "
+                        "[file] skip_rows = 1")
+            elif not self.mapping.file.header:
+                hint = "; without a header row, name the columns in [file] columns or use column numbers"
+            where = f" ({self.where})" if self.where else ""
+            raise ConfigError(f"mapping {self.mapping.path}: the file{where} has no column "
+                              f"{', '.join(map(repr, missing))}; its columns are {shown or 'none'}{hint}")
         return index
 
     # -- values ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import re
+import shlex
 import statistics
 import sys
 from collections import Counter, defaultdict
@@ -32,6 +33,7 @@ from .tables import open_table
 MAX_DISTRICTS = 300          # more distinct values than this is not a district column
 MAX_CATEGORIES = 200
 _CJK = re.compile(r"[\u3400-\u9fff]")
+NOT_A_PLACE = {"unspecified", "unknown", "n/a", "na", "none", "null", "other", "-", "未知", "不详", "其他", "无", "空"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,6 +77,7 @@ def survey(mapping: Mapping, paths: list[str | Path]) -> Found:
                           "profile needs a district column or a pattern to collect them from")
     profile = _placeholder_profile(mapping)
     found = Found()
+    seen: set[str] = set()
     for path in paths:
         table = open_table(path, mapping.file)
         conv = Converter(mapping, profile, table.columns, validate=False)
@@ -82,6 +85,10 @@ def survey(mapping: Mapping, paths: list[str | Path]) -> Found:
         for line, row in table.rows:
             if row is None or not any(str(v or "").strip() for v in row):
                 continue
+            key = conv._text("id", row)
+            if not key or key in seen:
+                continue                  # what the import would reject is not counted here either
+            seen.add(key)
             found.rows += 1
             district = _district(conv, row)
             if district:
@@ -157,9 +164,16 @@ def render(found: Found, mapping: Mapping, city: str, title: str) -> str:
         for channel, n in found.channels.most_common():
             lines.append(f"{_toml(channel)} = {_toml(channel)}   # {n} appeals")
         lines.append("")
-    lines.append(f"# {len(found.districts)} districts, most appeals first (a district id is what the data says).")
-    for district, n in found.districts.most_common():
+    places = [(d, n) for d, n in found.districts.most_common() if normalise_name(d) not in NOT_A_PLACE]
+    if not places:
+        raise ConfigError("no district values found: the mapping's district column holds only "
+                          + ", ".join(found.districts))
+    lines.append(f"# {len(places)} districts, most appeals first (a district id is what the data says).")
+    for district, n in places:
         lines += ["[[districts]]", f"id = {_toml(district)}   # {n} appeals"]
+    for district, n in found.districts.most_common():
+        if normalise_name(district) in NOT_A_PLACE:
+            lines.append(f"# not a district, left out: {_toml(district)} ({n} appeals count as unknown district)")
     lines.append("")
     categories = found.categories.most_common(MAX_CATEGORIES)
     if categories:
@@ -205,8 +219,8 @@ def main(args, settings: Settings) -> int:
     tmp.replace(out)
     print(f"profile new: wrote {out}: {len(profile.districts)} districts, {len(profile.categories)} categories, "
           f"{len(profile.channels)} channels, {profile.language}, {profile.timezone}")
-    print(f"  try it: CIVICWALL_PROFILE={out} .venv/bin/civicwall import --dry-run {args.mapping} "
-          + " ".join(str(f) for f in args.files))
+    print(f"  try it: CIVICWALL_PROFILE={shlex.quote(str(out))} .venv/bin/civicwall import --dry-run "
+          + " ".join(shlex.quote(str(f)) for f in [args.mapping, *args.files]))
     return 0
 
 

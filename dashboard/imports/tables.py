@@ -41,6 +41,7 @@ class Table:
     rows: Iterator[tuple[int, list[Any]]]
     encoding: str = ""            # for CSV: the encoding read
     format: str = ""
+    where: str = ""               # for Excel: which sheet was read
 
 
 def header_key(name: str) -> str:
@@ -208,7 +209,7 @@ def _excel_table(path: Path, options: FileOptions) -> Table:
     start = offset + (1 if options.header else 0)
     width = max((len(r) for r in data[start:start + 50]), default=0)
     body = ((i + 1, list(row)) for i, row in enumerate(data) if i >= start)
-    return Table(_names(header, options, width, path.name), body, "", "excel")
+    return Table(_names(header, options, width, path.name), body, "", "excel", f"sheet {sheet.name!r}")
 
 
 def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:

@@ -38,6 +38,7 @@ _YMD = re.compile(
     r"(?:(?:\s*T\s*|\s+|(?<=日))(\d{1,2})\s*[:时點点]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2})(?:[.,](\d+))?\s*秒?)?\s*分?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE)
+_HOUR_ONLY = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(\d{1,2})\s*[时點点]$")   # 2019年4月26日 8时
 _MDY = re.compile(
     r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"
     r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([AaPp]\.?[Mm]\.?)?)?$")
@@ -130,10 +131,17 @@ class TimeReader:
         if m:
             y, mo, d, h, mi, s, frac, off = m.groups()
             return _build(y, mo, d, h, mi, s, frac, off, text)
+        m = _HOUR_ONLY.match(text)
+        if m:
+            y, mo, d, h = m.groups()
+            return _build(y, mo, d, h, None, None, None, None, text)
         m = _MDY.match(text)
         if m:
             a, b, y, h, mi, s, frac, half = m.groups()
             mo, d = (b, a) if self.day_first else (a, b)
+            if int(mo) > 12 and int(d) <= 12:
+                raise BadTime(f"{text[:40]!r}: month {int(mo)}? the day comes first here: set [time] "
+                              f"day_first = {str(not self.day_first).lower()}")
             hour = int(h or 0)
             if half:
                 if not 1 <= hour <= 12:
