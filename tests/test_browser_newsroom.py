@@ -13,6 +13,8 @@ from dash.testing.wait import until
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.web import create_app
 from layouts import newsroom as nid
@@ -80,7 +82,13 @@ def test_search_and_filters_live_in_the_address(dash_duo, news, users, settings)
     assert shown <= set(ids["surge"])
     assert "激增：武陟县城市管理类诉求 8 件，常态 1 件" in card_text(dash_duo.driver, shown.pop())
 
-    dash_duo.find_element(f"#{nid.RESET}").click()               # all districts again
+    # "All districts again" is a link to the bare address: a new page. Type only into the new page's box,
+    # once that page has its stories.
+    old_list = dash_duo.find_element(f"#{nid.LIST}")
+    dash_duo.find_element(f"#{nid.RESET}").click()
+    WebDriverWait(dash_duo.driver, 20).until(staleness_of(old_list))
+    until(lambda: urlsplit(dash_duo.driver.current_url).query == "", timeout=10)
+    until(lambda: len(dash_duo.find_elements(f"#{nid.LIST} [data-story]")) > 0, timeout=20)
     box = dash_duo.find_element(f"#{nid.SEARCH}")
     box.send_keys("入园\n")
     until(lambda: parse_qs(urlsplit(dash_duo.driver.current_url).query) == {"q": ["入园"]}, timeout=10)

@@ -167,6 +167,11 @@ class Converter:
         kwargs = {} if now is None else {"now": now}
         self.validator = Validator(profile, **kwargs) if validate else None
         self.seen: set[str] = set()
+        # Fields read from one column as they are (most of them): straight to the cell.
+        self._plain = {name: self.index[specs[0].columns[0]] for name, specs in mapping.fields.items()
+                       if len(specs) == 1 and len(specs[0].columns) == 1 and not specs[0].search
+                       and specs[0].pattern is None and not specs[0].map and not specs[0].default
+                       and specs[0].value is None and not specs[0].names}
 
     def _resolve_columns(self, columns: list[str]) -> dict[str | int, int]:
         exact = {name: i for i, name in enumerate(columns)}
@@ -227,6 +232,10 @@ class Converter:
         yield from (t for t in texts if t)
 
     def _text(self, name: str, row: list[Any]) -> str:
+        i = self._plain.get(name)
+        if i is not None:
+            value = row[i] if i < len(row) else None
+            return value.strip() if type(value) is str else cell_text(value).strip()
         specs = self.mapping.fields.get(name, ())
         for spec in specs:
             value = next(self._candidates(spec, row), "")
