@@ -448,5 +448,48 @@ def test_empty_exports_are_noted_not_failed(jiaozuo, tmp_path):
     header_only = write(tmp_path / "h.csv", HEADER + "\n")
     done = read_files(parse_mapping(mapping()), jiaozuo, [empty, header_only])
     assert (done.report.rows, done.events) == (0, [])
-    assert done.report.notes == {"empty_file": 1}
+    assert done.report.notes == {"empty_file": 2}
+    assert done.report.examples["empty_file"] == ["empty.json", "h.csv"]
     assert done.report.lines()[0] == "0 rows read: 0 imported, 0 rejected; 0 events"
+
+
+def test_the_report_never_overwrites_an_input(jiaozuo, tmp_path, redis_url, capsys):
+    from dashboard import cli
+    data = write(tmp_path / "x.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    mapping_file = tmp_path / "m.toml"
+    mapping_file.write_text('source = "t"\n[time]\nzone = "Asia/Shanghai"\n[fields]\nid = "工单编号"\n'
+                            'created = "来电时间"\n', encoding="utf-8")
+    for report, message in ((data, "one of the files being imported"), (tmp_path, "that is a folder"),
+                            (tmp_path / "no" / "r.json", "does not exist")):
+        code = cli.main(["import", "--profile", "jiaozuo", "--redis-url", redis_url, "--dry-run",
+                         "--report", str(report), str(mapping_file), str(data)])
+        assert code == 2 and message in capsys.readouterr().err
+    assert data.read_text(encoding="utf-8").startswith(HEADER)
+
+
+def test_rows_with_too_few_or_too_many_cells_are_noted(jiaozuo, tmp_path):
+    rows = [HEADER, ROWS[0], "A010,2019/4/25 9:32:09", ROWS[1].replace("教育局", "教育局,多出来的") ]
+    done = load(jiaozuo, write(tmp_path / "r.csv", "\n".join(rows) + "\n"))
+    assert done.report.notes["ragged_row"] == 2
+    assert done.report.examples["ragged_row"][0] == "line 3: 2 cells, 8 columns"
+
+
+def test_a_utf8_file_with_one_bad_line_early_names_that_line(jiaozuo, tmp_path):
+    rows = [HEADER.encode("utf-8")] + [r.encode("utf-8") for r in ROWS[:2]] + ["A099,2019/4/25 9:00,x,温县,y,,,编码".encode("gbk")]
+    path = tmp_path / "early.csv"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    with pytest.raises(FeedError, match="line 5: not utf-8 text"):
+        load(jiaozuo, path)
+
+
+def test_an_empty_cover_sheet_is_passed_over(jiaozuo, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "封面"
+    data = book.create_sheet("工单")
+    data.append(HEADER.split(","))
+    data.append(["A001", "2019-04-25 09:32:09", "城市管理", "解放区", "城管局", None, None, "路灯不亮"])
+    path = tmp_path / "cover.xlsx"
+    book.save(path)
+    done = load(jiaozuo, path)
+    assert [e["request_id"] for e in by_type(done)["created"]] == ["A001"]

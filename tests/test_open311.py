@@ -262,3 +262,20 @@ def test_the_command_polls_once(client, nyc, endpoint, redis_url, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert f"{len(records('requests.json'))} new" in out
+
+
+def test_a_copy_of_the_open311_mapping_with_a_district_rule(client, nyc, redis_url, tmp_path, capsys):
+    packaged = (Path(__file__).resolve().parents[1] / "dashboard" / "imports" / "open311.toml").read_text(encoding="utf-8")
+    mine = packaged.replace('zone = "UTC"', 'zone = "America/New_York"').replace(
+        '[status]', 'district = "extended_attributes.borough"\n\n[status]')
+    copy = tmp_path / "my311.toml"
+    copy.write_text(mine, encoding="utf-8")
+    data = [dict(r, extended_attributes={"borough": "MANHATTAN"}) for r in records("requests.json")]
+    (tmp_path / "r.json").write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["import", "--profile", "nyc", "--redis-url", redis_url, str(copy), str(tmp_path / "r.json")]) == 0
+    created = [e for e in stream(client, nyc) if e["type"] == "created"]
+    assert {e["district"] for e in created} == {"MANHATTAN"} and len(created) == len(data)
+    # A name the records do not carry is a mistake, not an empty column.
+    copy.write_text(mine.replace("extended_attributes.borough", "borogh"), encoding="utf-8")
+    assert cli.main(["import", "--profile", "nyc", "--redis-url", redis_url, str(copy), str(tmp_path / "r.json")]) == 2
+    assert "no column 'borogh'" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -58,12 +59,17 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
             table = open_table(path, mapping.file)
         if not table.columns:                  # an empty file, or a JSON array with no records
             report.notes["empty_file"] += 1
-            report.example("empty_file", 0, Path(path).name)
+            report.example("empty_file", 0, "" if report.file else Path(path).name)
             continue
-        converter = Converter(mapping, profile, table.columns, where=table.where)
+        where = ", ".join(w for w in (Path(path).name if len(paths) > 1 else "", table.where) if w)
+        converter = Converter(mapping, profile, table.columns, where=where)
+        rows_before = report.rows
         converter.seen = seen
         with tqdm(unit=" rows", file=sys.stderr, disable=not show, desc=f"read {Path(path).name}") as bar:
             done = converter.convert(table.rows, report, bar.update)
+        if report.rows == rows_before:
+            report.notes["empty_file"] += 1
+            report.example("empty_file", 0, table.where or ("" if report.file else Path(path).name))
         events.extend(done.events)
         times.extend(done.times)
     if len(paths) > 1:
@@ -72,19 +78,30 @@ def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show
     return Converted(events, times, report)
 
 
+def check_report_path(report: Path, inputs: list[Path]) -> None:
+    """Before anything is read or written: the report can be written there, and is none of the inputs."""
+    target = report.resolve()
+    if target.is_dir():
+        raise ConfigError(f"--report {report}: that is a folder; name a file, e.g. {report / 'import-report.json'}")
+    if any(target == p.resolve() for p in inputs if p.exists()):
+        raise ConfigError(f"--report {report}: that is one of the files being imported; name another")
+    if not target.parent.is_dir():
+        raise ConfigError(f"--report {report}: the folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ConfigError(f"--report {report}: cannot write there")
+
+
 def main(args, settings: Settings) -> int:
     profile = load_profile(settings.profile)
     if args.report:
-        folder = Path(args.report).resolve().parent
-        if not folder.is_dir():
-            raise ConfigError(f"--report {args.report}: the folder {folder} does not exist")
+        check_report_path(Path(args.report), [Path(args.mapping), *map(Path, args.files)])
     open311 = args.mapping == "open311" and not Path(args.mapping).exists()
     if open311:
         from .open311 import open311_mapping
         mapping = open311_mapping(profile)
     else:
         mapping = load_mapping(args.mapping)
-    if mapping.tz.key != profile.timezone and not open311 and mapping.file.format != "open311":
+    if mapping.tz.key != profile.timezone and not open311:
         print(f"civicwall import: warning: the mapping reads times in {mapping.tz.key}, the profile "
               f"{profile.city!r} counts days in {profile.timezone}; is --profile the right city?", file=sys.stderr)
     show = bool(args.progress) or sys.stderr.isatty()
@@ -109,7 +126,11 @@ def main(args, settings: Settings) -> int:
     print(summary(done, sent, keys.stream, profile, args.dry_run, read_s, total_s, interrupted))
     if args.report:
         body = done.report.as_dict() | {"events_written": sent, "stream": keys.stream, "dry_run": bool(args.dry_run)}
-        Path(args.report).write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        try:
+            Path(args.report).write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"civicwall import: the events were written, but not the report: {exc}", file=sys.stderr)
+            return 1
     log.info("import.done", files=[str(f) for f in args.files], events=sent, rows=done.report.rows,
              rejected=sum(done.report.rejected.values()), seconds=round(total_s, 2))
     return 130 if interrupted else 0

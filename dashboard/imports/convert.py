@@ -61,8 +61,8 @@ class Report:
     def example(self, reason: str, line: int, detail: str = "") -> None:
         kept = self.examples.setdefault(reason, [])
         if len(kept) < EXAMPLES:
-            where = f"{self.file} line {line}" if self.file else f"line {line}"
-            kept.append(where + (f": {detail}" if detail else ""))
+            where = " ".join(w for w in (self.file, f"line {line}" if line > 0 else "") if w)
+            kept.append(": ".join(w for w in (where, detail) if w))
 
     def merge(self, other: "Report") -> None:
         self.rows += other.rows
@@ -167,6 +167,8 @@ class Converter:
         kwargs = {} if now is None else {"now": now}
         self.validator = Validator(profile, **kwargs) if validate else None
         self.seen: set[str] = set()
+        self.width = len(columns)
+        self.last_problems: Counter = Counter()
         # Fields read from one column as they are (most of them): straight to the cell.
         self._plain = {name: self.index[specs[0].columns[0]] for name, specs in mapping.fields.items()
                        if len(specs) == 1 and len(specs[0].columns) == 1 and not specs[0].search
@@ -329,6 +331,10 @@ class Converter:
             report.notes["empty_row"] += 1
             report.rows -= 1                   # a blank line is not a row of the export
             return []
+        if len(row) != self.width and self.mapping.file.format != "open311":
+            # Fewer or more cells than columns: an unquoted delimiter in a text shifts what follows.
+            report.notes["ragged_row"] += 1
+            report.example("ragged_row", line, f"{len(row)} cells, {self.width} columns")
         key = self._text("id", row)
         if not key:
             report.rejected["missing:id"] += 1
@@ -393,6 +399,7 @@ class Converter:
             else:
                 out.append(event("rated", at, satisfaction=satisfaction))
         report.dropped.update(problems)
+        self.last_problems = problems
         report.rows_imported += 1
         self.seen.add(key)                 # only a row that was imported claims its id
         return out
@@ -413,6 +420,8 @@ class Converter:
                     report.rejected[reason] += 1
                     report.example(reason, line, first.detail[:80])
                     report.rows_imported -= 1
+                    report.dropped.subtract(self.last_problems)      # a row not imported drops no parts
+                    report.dropped = +report.dropped
                     self.seen.discard(events[0][1]["request_id"])
                     events = []
             for i, (ts, fields) in enumerate(events):

@@ -48,6 +48,7 @@ from ..feeds.common import stop_on_signals, xadd_all
 from ..contract import Rejection
 from .convert import Converter, Report
 from .mapping import Mapping, load_mapping
+from .tables import _flatten
 
 log = structlog.get_logger("civicwall.open311")
 PACKAGED = Path(__file__).with_name("open311.toml")
@@ -70,11 +71,14 @@ def open311_mapping(profile: Profile, path: str | Path | None = None) -> Mapping
 
 
 def records_table(records: list[dict], mapping: Mapping) -> tuple[list[str], list[tuple[int, list[Any] | None]]]:
-    """Columns and rows of GeoReport records: every field the spec names is a column, present or not."""
-    names = list(dict.fromkeys([*FIELDS, *(str(c) for c in mapping.referenced_columns() if isinstance(c, str))]))
+    """Columns and rows of GeoReport records: every field the specification names is a column, present or
+    not, and so is every other key the records carry (nested objects flattened with dots, as
+    ``extended_attributes.borough``); a mapping naming anything else is told so."""
+    flat = [_flatten(r) if isinstance(r, dict) else None for r in records]
+    names = list(dict.fromkeys([*FIELDS, *(k for r in flat if r for k in r)]))
     rows = []
-    for i, record in enumerate(records, 1):
-        if not isinstance(record, dict):
+    for i, record in enumerate(flat, 1):
+        if record is None:
             rows.append((i, None))
             continue
         rows.append((i, [None if record.get(n) is None else str(record.get(n)) for n in names]))

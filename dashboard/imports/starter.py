@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import json
 import re
 import shlex
@@ -23,6 +24,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from ..contract import EARLIEST
 from ..errors import ConfigError
 from ..profiles import Boundary, District, Profile, load_profile, normalise_name
 from ..settings import Settings
@@ -30,10 +32,12 @@ from .convert import Converter, Report
 from .mapping import Mapping, load_mapping
 from .tables import open_table
 
+CITY_ID = re.compile(r"^[a-z0-9_-]{1,32}$")     # as profiles require
 MAX_DISTRICTS = 300          # more distinct values than this is not a district column
 MAX_CATEGORIES = 200
 _CJK = re.compile(r"[\u3400-\u9fff]")
-NOT_A_PLACE = {"unspecified", "unknown", "n/a", "na", "none", "null", "other", "-", "未知", "不详", "其他", "无", "空"}
+NOT_A_PLACE = {"unspecified", "unknown", "n/a", "#n/a", "na", "none", "null", "other", "-", "?", "unknown district",
+               "未知", "不详", "其他", "无", "空", "未知区县"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,6 +92,9 @@ def survey(mapping: Mapping, paths: list[str | Path]) -> Found:
             key = conv._text("id", row)
             if not key or key in seen:
                 continue                  # what the import would reject is not counted here either
+            created = conv._time("created", row, line, report, Counter())
+            if created is None or created < EARLIEST:
+                continue
             seen.add(key)
             found.rows += 1
             district = _district(conv, row)
@@ -101,7 +108,6 @@ def survey(mapping: Mapping, paths: list[str | Path]) -> Found:
             channel = conv._text("channel", row)
             if channel:
                 found.channels[channel] += 1
-            created = conv._time("created", row, line, report, Counter())
             resolved = conv._time("resolved", row, line, report, Counter())
             if category and created is not None and resolved is not None and resolved >= created:
                 found.hours[category].append((resolved - created) / 3600)
@@ -120,6 +126,10 @@ def _district(conv: Converter, row) -> str:
         for candidate in conv._candidates(spec, row):
             return spec.map.get(normalise_name(candidate), candidate) if spec.map else candidate
     return ""
+
+
+def _appeals(n: int) -> str:
+    return "1 appeal" if n == 1 else f"{n} appeals"
 
 
 def _toml(value: str) -> str:
@@ -142,8 +152,9 @@ def render(found: Found, mapping: Mapping, city: str, title: str) -> str:
                           f"(at most {MAX_DISTRICTS}); check the mapping's district")
     if not found.districts:
         raise ConfigError("no district values found: the mapping needs a district field that the data fills")
+    places = [(d, n) for d, n in found.districts.most_common() if normalise_name(d) not in NOT_A_PLACE]
     # Chinese when the labels are, or when most appeals are written in it.
-    chinese = bool(_CJK.search(" ".join([*found.districts, *found.categories]))) or found.chinese * 2 > found.rows
+    chinese = bool(_CJK.search(" ".join([*(d for d, _ in places), *found.categories]))) or found.chinese * 2 > found.rows
     lines = [
         f"# A starter profile written by `civicwall profile new` from {found.rows} rows. Edit it: the names on",
         "# screens, deadlines, targets; add aliases for the spellings producers use. Districts are drawn as a",
@@ -162,18 +173,17 @@ def render(found: Found, mapping: Mapping, city: str, title: str) -> str:
     if found.channels:
         lines.append("[channels]")
         for channel, n in found.channels.most_common():
-            lines.append(f"{_toml(channel)} = {_toml(channel)}   # {n} appeals")
+            lines.append(f"{_toml(channel)} = {_toml(channel)}   # {_appeals(n)}")
         lines.append("")
-    places = [(d, n) for d, n in found.districts.most_common() if normalise_name(d) not in NOT_A_PLACE]
     if not places:
         raise ConfigError("no district values found: the mapping's district column holds only "
                           + ", ".join(found.districts))
     lines.append(f"# {len(places)} districts, most appeals first (a district id is what the data says).")
     for district, n in places:
-        lines += ["[[districts]]", f"id = {_toml(district)}   # {n} appeals"]
+        lines += ["[[districts]]", f"id = {_toml(district)}   # {_appeals(n)}"]
     for district, n in found.districts.most_common():
         if normalise_name(district) in NOT_A_PLACE:
-            lines.append(f"# not a district, left out: {_toml(district)} ({n} appeals count as unknown district)")
+            lines.append(f"# not a district, left out: {_toml(district)} ({_appeals(n)}, counted as unknown district)")
     lines.append("")
     categories = found.categories.most_common(MAX_CATEGORIES)
     if categories:
@@ -183,7 +193,7 @@ def render(found: Found, mapping: Mapping, city: str, title: str) -> str:
         lines.append("# the comments say how long this export took to resolve each (median and 90th percentile).")
         for category, n in categories:
             hours = found.hours.get(category, [])
-            note = f"{n} appeals"
+            note = _appeals(n)
             if len(hours) >= 5:
                 q90 = statistics.quantiles(hours, n=10)[-1]
                 note += f"; resolved in {statistics.median(hours):.0f} h (median), {q90:.0f} h (90%)"
@@ -206,11 +216,19 @@ def main(args, settings: Settings) -> int:
         raise ConfigError(f"{out} exists; choose another name or remove it first")
     if not out.resolve().parent.is_dir():
         raise ConfigError(f"{out}: the folder {out.resolve().parent} does not exist")
-    mapping = load_mapping(args.mapping)
     city = args.city or _city_id(out.stem)
+    if not CITY_ID.match(city):
+        raise ConfigError(f"--city {city!r}: a city id is 1-32 lower-case letters, digits, '-' or '_' "
+                          "(it becomes part of Redis keys)")
+    if not os.access(out.resolve().parent, os.W_OK):
+        raise ConfigError(f"{out}: cannot write in {out.resolve().parent}")
+    mapping = load_mapping(args.mapping)
     text = render(survey(mapping, args.files), mapping, city, args.title or city)
     tmp = out.with_name(out.stem + ".partial.toml")
-    tmp.write_text(text, encoding="utf-8")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot be written ({exc.strerror or exc})") from None
     try:
         profile = load_profile(str(tmp))          # what is kept is a profile civicwall loads
     except ConfigError:

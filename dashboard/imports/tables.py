@@ -74,14 +74,22 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    raise FeedError(f"{path.name}: neither UTF-8 nor GBK/GB18030 text; say the encoding in the mapping's "
-                    "[file] encoding")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # UTF-8 text before the first bad byte (not only ASCII): a UTF-8 file with a bad line, which
+        # the reader then names. Only ASCII before it: the file is in a legacy encoding.
+        if any(b >= 0x80 for b in head[:exc.start]):
+            return "utf-8"
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError:
+        pass
+    line = _bad_line(path, "utf-8")
+    raise FeedError(f"{path.name}: line {line}: neither UTF-8 nor GBK/GB18030 text; say the encoding in the "
+                    "mapping's [file] encoding (big5, utf-16, cp1252 …)")
 
 
 def open_table(path: str | Path, options: FileOptions) -> Table:
@@ -197,9 +205,14 @@ def _excel_table(path: Path, options: FileOptions) -> Table:
             if options.sheet not in names:
                 raise FeedError(f"{path.name}: no sheet {options.sheet!r}; it has {', '.join(names)}")
             sheet = book.get_sheet_by_name(options.sheet)
+            data = sheet.to_python(skip_empty_area=False)
         else:
-            sheet = book.get_sheet_by_index(0)
-        data = sheet.to_python(skip_empty_area=False)
+            # The first sheet with anything in it: exports often open with an empty cover sheet.
+            for index in range(len(names)):
+                sheet = book.get_sheet_by_index(index)
+                data = sheet.to_python(skip_empty_area=False)
+                if any(any(str(c).strip() for c in r if c is not None) for r in data):
+                    break
     except FeedError:
         raise
     except Exception as exc:                          # calamine raises its own error types per format
