@@ -26,12 +26,14 @@ test-fast: $(STAMP)
 
 ## make screenshot: regenerate the README's pictures (simulated afternoons in Jiaozuo and New York,
 ## headless Chromium): docs/screenshot-wall-zh.png, docs/screenshot-wall-en.png, docs/screenshot-manager.png,
-## docs/screenshot-newsroom.png (eight days of history, so surges have a usual level)
+## docs/screenshot-newsroom.png (eight days of history, so surges have a usual level), docs/screenshot-tiles.png
+## (the message-board data imported into a profile without boundary files: a tile map)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py --self-contained --profile jiaozuo --at 15:30 -o docs/screenshot-wall-zh.png
 	$(BIN)/python scripts/screenshot.py --self-contained --profile nyc --at 15:30 -o docs/screenshot-wall-en.png
 	$(BIN)/python scripts/screenshot.py --self-contained --page manager --query league_by=district --profile jiaozuo --at 15:30 -o docs/screenshot-manager.png
 	$(BIN)/python scripts/screenshot.py --self-contained --page newsroom --query limit=6 --history-hours 192 --profile jiaozuo --at 15:30 -o docs/screenshot-newsroom.png
+	$(BIN)/python scripts/screenshot.py --self-contained --profile examples/profiles/xidi-a.toml --view districts --clock 2018-08-29T20:00 --import examples/mappings/taidi2020-replies.toml ../shared/data/cn_gov_messages/taidi2020_att4_messages_with_replies.csv -o docs/screenshot-tiles.png
 
 ## make bench: every benchmark below but the soak, one after the other (about 25 minutes; figures and ratios)
 bench: bench-serve bench-manager bench-newsroom bench-import bench-ingest bench-rebuild bench-freshness bench-screens

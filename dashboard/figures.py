@@ -163,7 +163,7 @@ def category_ranking(snapshot: dict[str, Any], language: str = "en", top: int = 
     rows = snapshot.get("by_category", [])[:top]
     if not rows:
         return empty_figure(strings(language)["no_data"])
-    names = [esc(r["name"] or "—") for r in rows]
+    names = [esc(r["name"] or strings(language)["no_category"]) for r in rows]
     counts = [r["received"] for r in rows]
     bar = {"type": "bar", "x": counts, "y": names, "orientation": "h", "text": counts, "textposition": "outside",
            "cliponaxis": False, "constraintext": "none",

@@ -4,6 +4,7 @@
     python scripts/screenshot.py --self-contained [--profile nyc] [-o ...]
     python scripts/screenshot.py --page manager [--self-contained ...] [-o docs/screenshot-manager.png]
     python scripts/screenshot.py --page newsroom --self-contained --history-hours 192 [-o ...]
+    python scripts/screenshot.py --self-contained --profile P.toml --import MAPPING FILE [--view districts]
 
 The wall's picture is of one view of the playlist (``--view``, default overview) in kiosk mode, as a
 wall screen shows it. The manager page's picture is the whole page, 1600 pixels wide, as a desk
@@ -156,8 +157,25 @@ def _afternoon(profile_name: str, hhmm: str) -> float:
     return at.timestamp()
 
 
+def _imported(client, profile, settings, mapping_path: str, data_path: str, at: float | None = None) -> str:
+    """Import a history through a mapping (as ``civicwall import``) and pin the clock at ``at``, else at its
+    last event."""
+    from dashboard import clock
+    from dashboard.feeds.common import xadd_all
+    from dashboard.imports.command import read_files
+    from dashboard.imports.mapping import load_mapping
+    from dashboard.keys import Keys
+
+    keys = Keys(profile.city, settings.stream)
+    done = read_files(load_mapping(mapping_path), profile, [data_path])
+    xadd_all(client, keys.stream, done.events)
+    clock.set_replay(client, keys, at if at is not None else float(done.times[-1]), speed=0)
+    return f"imported {len(done.events)} events from {done.report.rows} rows"
+
+
 @contextmanager
-def serve_self_contained(profile_name: str, at: float | None = None, hours: float = 30) -> Iterator[str]:
+def serve_self_contained(profile_name: str, at: float | None = None, hours: float = 30,
+                         imported: tuple[str, str] | None = None) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     from dashboard.aggregator import Aggregator
@@ -176,7 +194,10 @@ def serve_self_contained(profile_name: str, at: float | None = None, hours: floa
             UserStore(settings.users_file).add(SHOT_USER, "manager", SHOT_PASSWORD)
             profile = load_profile(settings.profile)
             client = connect(settings.redis_url)
-            print(_backfill(client, profile, settings, at, hours), flush=True)
+            if imported:
+                print(_imported(client, profile, settings, *imported, at=at), flush=True)
+            else:
+                print(_backfill(client, profile, settings, at, hours), flush=True)
             print(f"aggregated {Aggregator(client, profile, settings).run_until_idle()} entries", flush=True)
             http = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
             threading.Thread(target=http.serve_forever, daemon=True).start()
@@ -204,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the page")
     parser.add_argument("--history-hours", type=float, default=30,
                         help="--self-contained: hours of simulated history before --at (default 30)")
+    parser.add_argument("--clock", metavar="ISO", help="--self-contained: pin the wall's clock at this moment "
+                        "(in the profile's zone unless it has an offset)")
+    parser.add_argument("--import", dest="imported", nargs=2, metavar=("MAPPING", "FILE"),
+                        help="--self-contained: import FILE through MAPPING instead of simulating, and show the "
+                             "wall as of its last event")
     args = parser.parse_args(argv)
     output = Path(args.output or ROOT / "docs" / f"screenshot-{args.page}.png")
 
@@ -216,7 +242,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.self_contained:
         at = _afternoon(args.profile, args.at) if args.at else None
-        with serve_self_contained(args.profile, at, args.history_hours) as url:
+        if args.clock:
+            from datetime import datetime
+
+            from dashboard.profiles import load_profile
+            moment = datetime.fromisoformat(args.clock)
+            at = (moment if moment.tzinfo else moment.replace(tzinfo=load_profile(args.profile).tz)).timestamp()
+        with serve_self_contained(args.profile, at, args.history_hours, args.imported) as url:
             take(url)
     else:
         take(args.url)
