@@ -493,3 +493,23 @@ def test_an_empty_cover_sheet_is_passed_over(jiaozuo, tmp_path):
     book.save(path)
     done = load(jiaozuo, path)
     assert [e["request_id"] for e in by_type(done)["created"]] == ["A001"]
+
+
+def test_no_rating_words_are_no_rating_and_bad_ratings_are_quoted(jiaozuo, tmp_path):
+    rows = [HEADER, "E1,2019/4/25 9:00,x,温县,y,2019/4/26 9:00,未评价,a", "E2,2019/4/25 9:00,x,温县,y,2019/4/26 9:00,七分,b",
+            "E3,2019/4/25 9:00,x,温县,y,2019/4/26 9:00,非常满意,c"]
+    done = load(jiaozuo, write(tmp_path / "s.csv", "\n".join(rows) + "\n"))
+    assert done.report.notes == {"not_rated": 1}
+    assert done.report.contract_rejected == {"invalid_satisfaction": 1}
+    assert done.report.examples["invalid_satisfaction"][0].startswith("line 3: '七分'")
+    assert [e["satisfaction"] for e in by_type(done)["rated"]] == ["非常满意"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"file": {"delimiter": "\n"}}, "other than a quote or a line break"),
+    ({"fields": {"id": "a", "created": {"column": "b", "format": "%Q"}}}, "bad directive"),
+    ({"fields": {"id": "a", "created": {"column": "b", "format": 5}}}, "format is excel, epoch, or a strptime"),
+])
+def test_more_mapping_mistakes(change, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_mapping(mapping() | change)

@@ -35,6 +35,8 @@ from .tables import Table, cell_text, header_key
 from .times import BadTime, Placeholder, TimeReader, iso
 
 EXAMPLES = 3                       # lines kept per reason for the report
+NOT_RATED = {"未评价", "未回访", "无评价", "不评价", "拒绝评价", "未做评价", "无", "not rated", "no rating", "n/a",
+             "none", "-"}
 LATER = ("assigned", "responded", "resolved", "rated")
 _SUFFIXES = ("街道办事处", "街道", "自治县", "自治州", "新区", "区", "县", "市", "旗", "镇", "乡",
              " district", " borough", " county")
@@ -391,6 +393,9 @@ class Converter:
             report.notes["closed_status_without_closing_time"] += 1
             report.example("closed_status_without_closing_time", line)
         satisfaction = self._text("satisfaction", row)
+        if satisfaction and normalise_name(satisfaction) in NOT_RATED:
+            report.notes["not_rated"] += 1          # 未评价: the citizen gave no rating
+            satisfaction = ""
         if satisfaction:
             at = times["rated"] or times["resolved"]
             if at is None:
@@ -429,7 +434,10 @@ class Converter:
                     checked = first if i == 0 else validator.validate(fields)
                     if isinstance(checked, Rejection):
                         report.contract_rejected[checked.reason] += 1
-                        report.example(checked.reason, line, checked.detail[:80])
+                        detail = checked.detail[:80]
+                        if checked.reason == "invalid_satisfaction":
+                            detail = f"{fields.get('satisfaction', '')[:40]!r}: {detail}"
+                        report.example(checked.reason, line, detail)
                         continue
                     report.repairs.update(checked.repairs)
                 pairs.append((ts, fields))

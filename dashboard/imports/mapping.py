@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -229,7 +229,8 @@ def _spec(value, name: str, at: str) -> Spec:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return Spec(columns=(_column(value, at),))
     if not isinstance(value, dict):
-        raise ConfigError(f"{at}: give a column name, or a table with column, value or pattern")
+        raise ConfigError(f"{at}: give a column name or number, a table (column, columns, value, pattern, …), "
+                          "or a list of them")
     _only(value, _SPEC_KEYS, at)
     if "column" in value and "columns" in value:
         raise ConfigError(f"{at}: column and columns together; use one")
@@ -275,7 +276,9 @@ def _spec(value, name: str, at: str) -> Spec:
         if name not in TIME_FIELDS:
             raise ConfigError(f"{at}: format applies to time fields only ({', '.join(TIME_FIELDS)})")
         raw_formats = value["format"]
-        raw_formats = [raw_formats] if isinstance(raw_formats, str) else _list(raw_formats, f"{at} format")
+        if not isinstance(raw_formats, (str, list)):
+            raise ConfigError(f"{at}: format is excel, epoch, or a strptime pattern (or a list of them)")
+        raw_formats = [raw_formats] if isinstance(raw_formats, str) else raw_formats
         if raw_formats in (["excel"], ["epoch"]):
             kind = raw_formats[0]
         elif any(f in ("excel", "epoch") for f in raw_formats):
@@ -284,6 +287,12 @@ def _spec(value, name: str, at: str) -> Spec:
             if not all(isinstance(f, str) and "%" in f for f in raw_formats):
                 raise ConfigError(f"{at}: format takes strptime patterns such as \"%d.%m.%Y %H:%M\", "
                                   "or excel, or epoch")
+            for pattern in raw_formats:
+                try:
+                    datetime.strptime("", pattern)
+                except ValueError as exc:
+                    if "directive" in str(exc):
+                        raise ConfigError(f"{at}: format {pattern!r}: {exc}") from None
             formats = tuple(raw_formats)
     return Spec(columns=columns, join=join, value=None if constant is None else str(constant), pattern=pattern,
                 search=search, names=names, map={normalise_name(k): str(v) for k, v in mapping.items()},
@@ -313,8 +322,9 @@ def _file_options(raw: dict, at: str) -> FileOptions:
     if len(set(columns)) != len(columns):
         raise ConfigError(f"{at}: columns names a column twice")
     delimiter = str(raw.get("delimiter", ","))
-    if len(delimiter) != 1:
-        raise ConfigError(f"{at}: delimiter must be one character, got {delimiter!r}")
+    if len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise ConfigError(f"{at}: delimiter must be one character other than a quote or a line break, "
+                          f"got {delimiter!r}")
     skip = raw.get("skip_rows", 0)
     if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
         raise ConfigError(f"{at}: skip_rows must be a whole number, 0 or more")

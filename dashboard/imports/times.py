@@ -120,7 +120,8 @@ class TimeReader:
             return self._epoch(moment)
         if self.kind == "excel" or sheet:
             if not 0 < number < 2958466:            # Excel's own range: 1900-01-01 .. 9999-12-31
-                raise BadTime(f"{text[:40]!r} is not an Excel day number")
+                raise BadTime(f"{text[:40]!r} is not an Excel day number (for Unix time, say format = "
+                              "\"epoch\" for this column)")
             naive = EXCEL_EPOCH + timedelta(seconds=round(number * 86400))
             return self._epoch(naive)
         raise BadTime(f"a bare number {text[:40]!r} is not a date (say format = \"excel\" or \"epoch\" "
