@@ -122,7 +122,7 @@ class Keys:
 
     @property
     def briefings(self) -> str:
-        return self.prefix + "briefings"     # sorted set: date of each stored briefing, score = when stored
+        return self.prefix + "briefings"     # hash: date of each stored briefing -> {"stored", "until", "whole_day"}
 
     @property
     def open311_seen(self) -> str:
