@@ -20,6 +20,8 @@ from dashboard import cli
 from dashboard.imports.open311 import GeoReportClient, Open311Error, Poller, open311_mapping, retry_after
 from dashboard.keys import Keys
 
+from .conftest import wait_until
+
 DATA = Path(__file__).parent / "data" / "open311"
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc).timestamp()
 
@@ -219,18 +221,13 @@ def test_errors_name_the_servers_description_and_never_end_the_feed(client, nyc,
     runner = threading.Thread(target=p.run, args=(stop, 0.05))
     runner.start()
     try:
-        meta = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not meta:
-            meta = client.hgetall(Keys(nyc.city).open311_meta)
-            time.sleep(0.05)
+        meta = wait_until(lambda: client.hgetall(Keys(nyc.city).open311_meta), timeout=10,
+                          what="the first poll's outcome in Redis")
         assert meta[b"ok"] == b"0" and b"Invalid api_key" in meta[b"summary"]
         assert runner.is_alive()
         endpoint.error = None                       # the server recovers; the feed carries on
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and client.hget(Keys(nyc.city).open311_meta, "ok") != b"1":
-            time.sleep(0.05)
-        assert client.hget(Keys(nyc.city).open311_meta, "ok") == b"1"
+        wait_until(lambda: client.hget(Keys(nyc.city).open311_meta, "ok") == b"1", timeout=10,
+                   what="a successful poll after the server recovered")
     finally:
         stop.set()
         runner.join(5)

@@ -29,7 +29,7 @@ from ..store import connect
 from ..feeds.common import CHUNK, stop_on_signals, xadd_all
 from .convert import Converted, Converter, Report
 from .mapping import Mapping, load_mapping
-from .tables import Table, open_table
+from .tables import open_table
 
 log = structlog.get_logger("civicwall.import")
 
@@ -43,20 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
 
 
-def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show: bool = False,
-               open311: bool = False) -> Converted:
+def read_files(mapping: Mapping, profile: Profile, paths: list[str | Path], show: bool = False) -> Converted:
     """Every file's events, sorted by time together; one report for all. Ids repeated across files
-    count as duplicates, as within one file. ``open311``: the files are GeoReport v2 requests.json."""
+    count as duplicates, as within one file."""
     report, events, times, seen = Report(), [], [], set()
-    open311 = open311 or mapping.file.format == "open311"
     for path in paths:
         report.file = Path(path).name if len(paths) > 1 else ""
-        if open311:
-            from .open311 import read_file_table
-            columns, rows = read_file_table(path, mapping)
-            table = Table(columns, iter(rows), "", "json")
-        else:
-            table = open_table(path, mapping.file)
+        table = open_table(path, mapping.file)
         if not table.columns:                  # an empty file, or a JSON array with no records
             report.notes["empty_file"] += 1
             report.example("empty_file", 0, "" if report.file else Path(path).name)
@@ -106,7 +99,7 @@ def main(args, settings: Settings) -> int:
               f"{profile.city!r} counts days in {profile.timezone}; is --profile the right city?", file=sys.stderr)
     show = bool(args.progress) or sys.stderr.isatty()
     started = time.monotonic()
-    done = read_files(mapping, profile, args.files, show, open311=open311)
+    done = read_files(mapping, profile, args.files, show)
     read_s = time.monotonic() - started
     keys = Keys(profile.city, settings.stream)
     sent = 0

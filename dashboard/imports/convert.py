@@ -21,7 +21,6 @@ aggregator would reject or repair (an unknown district, a label cut to length).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from ..contract import CONTRACT_VERSION, Rejection, Validator
 from ..errors import ConfigError
 from ..profiles import Profile, normalise_name
 from .mapping import TIME_FIELDS, Mapping, Spec
-from .tables import Table, cell_text, header_key
+from .tables import cell_text, header_key
 from .times import BadTime, Placeholder, TimeReader, iso
 
 EXAMPLES = 3                       # lines kept per reason for the report
@@ -65,15 +64,6 @@ class Report:
         if len(kept) < EXAMPLES:
             where = " ".join(w for w in (self.file, f"line {line}" if line > 0 else "") if w)
             kept.append(": ".join(w for w in (where, detail) if w))
-
-    def merge(self, other: "Report") -> None:
-        self.rows += other.rows
-        self.rows_imported += other.rows_imported
-        for name in ("rejected", "dropped", "notes", "contract_rejected", "repairs", "events_by_type"):
-            getattr(self, name).update(getattr(other, name))
-        for reason, lines in other.examples.items():
-            kept = self.examples.setdefault(reason, [])
-            kept.extend(lines[:max(0, EXAMPLES - len(kept))])
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "rows_imported": self.rows_imported, "rows_rejected": dict(self.rejected),
@@ -445,11 +435,3 @@ class Converter:
             progress(1)
         pairs.sort(key=lambda pair: pair[0])     # stable: lifecycle and file order survive ties
         return Converted([e for _, e in pairs], [t for t, _ in pairs], report)
-
-
-def convert_table(table: Table, mapping: Mapping, profile: Profile, progress=lambda n: None) -> Converted:
-    return Converter(mapping, profile, table.columns).convert(table.rows, progress=progress)
-
-
-def dumps(report: Report) -> str:
-    return json.dumps(report.as_dict(), ensure_ascii=False, indent=2)

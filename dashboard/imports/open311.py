@@ -48,7 +48,7 @@ from ..feeds.common import stop_on_signals, xadd_all
 from ..contract import Rejection
 from .convert import Converter, Report
 from .mapping import Mapping, load_mapping
-from .tables import _flatten
+from .tables import Table, json_records, records_table
 
 log = structlog.get_logger("civicwall.open311")
 PACKAGED = Path(__file__).with_name("open311.toml")
@@ -70,19 +70,15 @@ def open311_mapping(profile: Profile, path: str | Path | None = None) -> Mapping
     return dataclasses.replace(mapping, tz=profile.tz) if path is None else mapping
 
 
-def records_table(records: list[dict], mapping: Mapping) -> tuple[list[str], list[tuple[int, list[Any] | None]]]:
-    """Columns and rows of GeoReport records: every field the specification names is a column, present or
-    not, and so is every other key the records carry (nested objects flattened with dots, as
-    ``extended_attributes.borough``); a mapping naming anything else is told so."""
-    flat = [_flatten(r) if isinstance(r, dict) else None for r in records]
-    names = list(dict.fromkeys([*FIELDS, *(k for r in flat if r for k in r)]))
-    rows = []
-    for i, record in enumerate(flat, 1):
-        if record is None:
-            rows.append((i, None))
-            continue
-        rows.append((i, [None if record.get(n) is None else str(record.get(n)) for n in names]))
-    return names, rows
+def open311_table(path: Path, options) -> Table:
+    """A requests.json file as a table: every field the specification names is a column, present or not,
+    and so is every other key the records carry (``extended_attributes.borough``); a mapping naming
+    anything else is told so. A GeoReport error answer saved as a file is named as one."""
+    data = json_records(Path(path), options)
+    if data and all(isinstance(d, dict) and set(d) <= {"code", "description"} for d in data):
+        raise FeedError(f"{Path(path).name}: a GeoReport error answer, not service requests: "
+                        f"{error_text(json.dumps(data).encode())}")
+    return records_table(data, FIELDS)
 
 
 # -- the HTTP side -----------------------------------------------------------------------------------
@@ -233,14 +229,14 @@ class Poller:
     def apply(self, records: list[dict]) -> PollResult:
         """Emit what changed in ``records`` since what was last emitted for each of them."""
         result = PollResult(records=len(records))
-        columns, rows = records_table(records, self.mapping)
-        converter = Converter(self.mapping, self.profile, columns)
+        table = records_table(records, FIELDS)
+        converter = Converter(self.mapping, self.profile, table.columns)
         with translated("reading what the Open311 feed emitted before"):
             ids = [str(r.get("service_request_id", "")).strip() if isinstance(r, dict) else "" for r in records]
             before = dict(zip(ids, self.client.hmget(self.keys.open311_seen, ids))) if ids else {}
         out: list[dict[str, str]] = []
         seen_now: dict[str, str] = {}
-        for (line, row), rid, record in zip(rows, ids, records):
+        for (line, row), rid, record in zip(table.rows, ids, records):
             events = converter.row_events(line, row, result.report)
             if not events:
                 continue
@@ -353,21 +349,3 @@ def main(args, settings: Settings) -> int:
         print(f"open311: polling {api.url} every {args.every:g} s into {keys.stream} (Ctrl-C to stop)")
         poller.run(stop, args.every)
     return 0
-
-
-def read_file_table(path: str | Path, mapping: Mapping):
-    """For ``civicwall import open311 FILE``: the file's records as (columns, rows)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise FeedError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FeedError(f"{Path(path).name}: not a GeoReport JSON file ({exc})") from None
-    if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), None)
-    if not isinstance(data, list):
-        raise FeedError(f"{Path(path).name}: expected an array of service requests")
-    if data and all(isinstance(d, dict) and set(d) <= {"code", "description"} for d in data):
-        raise FeedError(f"{Path(path).name}: a GeoReport error answer, not service requests: "
-                        f"{error_text(json.dumps(data).encode())}")
-    return records_table(data, mapping)

@@ -20,7 +20,6 @@ import json
 import re
 import shlex
 import statistics
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 

@@ -38,9 +38,7 @@ csv.field_size_limit(min(sys.maxsize, 1 << 30))     # real exports carry long te
 @dataclass
 class Table:
     columns: list[str]
-    rows: Iterator[tuple[int, list[Any]]]
-    encoding: str = ""            # for CSV: the encoding read
-    format: str = ""
+    rows: Iterator[tuple[int, list[Any] | None]]
     where: str = ""               # for Excel: which sheet was read
 
 
@@ -99,6 +97,9 @@ def open_table(path: str | Path, options: FileOptions) -> Table:
     if not path.is_file():
         raise FeedError(f"{path}: not a file")
     fmt = detect_format(path, options)
+    if fmt == "open311":
+        from .open311 import open311_table
+        return open311_table(path, options)
     if fmt == "csv":
         return _csv_table(path, options)
     if fmt == "excel":
@@ -175,8 +176,8 @@ def _csv_table(path: Path, options: FileOptions) -> Table:
             if item is not None:
                 yield item
             yield from rows()
-        return Table(_names([], options, width, path.name), with_first(), encoding, "csv")
-    return Table(_names(header, options, len(header), path.name), rows(), encoding, "csv")
+        return Table(_names([], options, width, path.name), with_first())
+    return Table(_names(header, options, len(header), path.name), rows())
 
 
 def _bad_line(path: Path, encoding: str) -> int | None:
@@ -222,15 +223,15 @@ def _excel_table(path: Path, options: FileOptions) -> Table:
     start = offset + (1 if options.header else 0)
     width = max((len(r) for r in data[start:start + 50]), default=0)
     body = ((i + 1, list(row)) for i, row in enumerate(data) if i >= start)
-    return Table(_names(header, options, width, path.name), body, "", "excel", f"sheet {sheet.name!r}")
+    return Table(_names(header, options, width, path.name), body, f"sheet {sheet.name!r}")
 
 
-def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(record: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            out.update(_flatten(value, name + "."))
+            out.update(flatten(value, name + "."))
         elif isinstance(value, list):
             out[name] = json.dumps(value, ensure_ascii=False)
         else:
@@ -238,7 +239,8 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _json_table(path: Path, options: FileOptions) -> Table:
+def json_records(path: Path, options: FileOptions) -> list:
+    """The array of records in a JSON file (at its top, or under ``records``, or under the one list key)."""
     encoding = detect_encoding(path) if options.encoding == "auto" else options.encoding
     try:
         data = json.loads(path.read_text(encoding=encoding))
@@ -260,14 +262,21 @@ def _json_table(path: Path, options: FileOptions) -> Table:
             data = data[key]
     if not isinstance(data, list):
         raise FeedError(f"{path.name}: expected a JSON array of records")
-    records = [(_flatten(item) if isinstance(item, dict) else None) for item in data]
-    columns: dict[str, None] = {}
-    for record in records:
-        if record:
-            columns.update(dict.fromkeys(record))
-    names = list(columns)
-    body = ((i, None if r is None else [r.get(n) for n in names]) for i, r in enumerate(records, 1))
-    return Table(names, body, encoding, "json")
+    return data
+
+
+def records_table(records: list, first: tuple[str, ...] = ()) -> Table:
+    """Records as a table: nested objects flattened with dots; the columns are ``first`` (present in the
+    records or not) and then every other key the records carry. An item that is not an object is a row
+    of None."""
+    flat = [(flatten(item) if isinstance(item, dict) else None) for item in records]
+    names = list(dict.fromkeys([*first, *(k for r in flat if r for k in r)]))
+    body = ((i, None if r is None else [r.get(n) for n in names]) for i, r in enumerate(flat, 1))
+    return Table(names, body)
+
+
+def _json_table(path: Path, options: FileOptions) -> Table:
+    return records_table(json_records(path, options))
 
 
 def cell_text(value: Any) -> str:

@@ -155,15 +155,10 @@ class TimeReader:
             return _build(y, mo, d, h, mi, s, None, None, text)
         return None
 
-    def _check_range(self, naive: datetime, text: str) -> None:
-        if naive < self.earliest or naive >= self.latest:
-            raise Placeholder(f"{text[:40]!r} is outside {self.earliest.date()} … {self.latest.date()}")
-
     def _epoch(self, moment: datetime) -> int:
-        naive = moment.replace(tzinfo=None) if moment.tzinfo is None else \
-            moment.astimezone(timezone.utc).replace(tzinfo=None)
-        self._check_range(naive if moment.tzinfo is None else moment.astimezone(self.tz).replace(tzinfo=None),
-                          moment.isoformat(sep=" "))
+        local = moment if moment.tzinfo is None else moment.astimezone(self.tz).replace(tzinfo=None)
+        if not self.earliest <= local < self.latest:
+            raise Placeholder(local.isoformat(sep=" "))       # read() words the message with the value as given
         if moment.tzinfo is not None:
             return math.floor(moment.timestamp())
         # fold=0: a repeated hour is its first occurrence; a skipped one takes the earlier offset.
